@@ -42,13 +42,13 @@ from core.events import (
 )
 from core.results import (
     OperationResult,
+    Status,
     describe_bytes,
     describe_entries,
     describe_exec,
     describe_info,
     exec_summary,
 )
-from core.results import Status
 from core.security.limits import DEFAULT_MAX_FILE_BYTES, check_size, content_size
 from core.security.paths import PathPolicy
 from core.security.risk import RiskFinding, classify

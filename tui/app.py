@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header
 
+from core.commands import ReadFile, format_command
 from core.events import Event, OperationBlocked
 from core.operations import SecureOperations
 from core.results import OperationResult
@@ -80,7 +81,7 @@ class SandchatApp(App[int]):
 
     @on(FileBrowser.FileOpened)
     def _file_opened(self, message: FileBrowser.FileOpened) -> None:
-        self.run_command(f'read file:"{message.path}"' if " " in message.path else f"read file:{message.path}")
+        self.run_command(format_command(ReadFile(message.path)))
 
     @work(group="ops", exit_on_error=False)
     async def run_command(self, text: str) -> OperationResult:

@@ -105,7 +105,7 @@ class Backend(Protocol):
         self,
         code: str,
         language: str,
-        timeout: float,
+        timeout: float,  # noqa: ASYNC109 - the sandbox enforces it, not the caller
         on_output: OutputCallback | None = None,
     ) -> ExecResult: ...
 

@@ -6,11 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
-
 from core.backends.local import LocalSandbox
+
 from core.commands import ReadFile, RunCode, WriteFile
 from core.errors import SandchatError
-from core.events import Event, OperationBlocked, OperationFailed, OperationFinished, OperationStarted, OutputChunk
+from core.events import (
+    Event,
+    OperationBlocked,
+    OperationFailed,
+    OperationFinished,
+    OperationStarted,
+    OutputChunk,
+)
 from core.operations import Decision, Limits, OperationRequest, SecureOperations
 from core.results import OperationResult
 
@@ -105,11 +112,15 @@ async def test_bash_runs_in_the_workspace(ops: SecureOperations) -> None:
     assert result.output.splitlines() == ["/workspace", "abc"]
 
 
-async def test_dangerous_code_carries_findings_and_still_runs_only_in_the_sandbox(ops: SecureOperations) -> None:
+async def test_dangerous_code_carries_findings_and_still_runs_only_in_the_sandbox(
+    ops: SecureOperations, tmp_path: Path
+) -> None:
+    canary = tmp_path / "canary.txt"
+    canary.write_text("alive")
     result = await ops.execute(RunCode("import os\nos.system('rm -rf / 2>/dev/null')\nprint('still here')"))
     assert any(f.severity == "critical" for f in result.findings)
-    assert Path("/usr/bin/python3").exists()  # the host is untouched
-    assert result.exec is not None
+    assert result.exec is not None and "still here" in result.exec.stdout
+    assert canary.read_text() == "alive"  # the host is untouched
 
 
 async def test_escapes_in_file_content_are_removed_from_output_but_kept_in_content(ops: SecureOperations) -> None:

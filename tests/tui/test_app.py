@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.backends.local import LocalSandbox
 from textual.message import Message
 from textual.widgets import Input, Tree
 
-from core.backends.local import LocalSandbox
 from core.events import OperationBlocked, OperationFinished
 from core.operations import SecureOperations
 from tui.app import PipelineEvent, SandchatApp
