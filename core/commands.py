@@ -175,8 +175,8 @@ class CommandSyntaxError(ValidationError):
     def pretty(self) -> str:
         """The problem, the offending input line, a caret under the column and any suggestion."""
         first = f"{self.problem}: expected {self.expected}"
-        if "\n" in self.text:
-            line_number = self.text.count("\n", 0, self.column) + 1
+        line_number = self.text.count("\n", 0, self.column) + 1
+        if line_number > 1:
             first += f" (line {line_number})"
         lines = [first, *_caret_lines(self.text, self.column)]
         if self.suggestion:
@@ -314,7 +314,7 @@ def _path_parser(verb: str, make: Callable[[str], Command], *, allow_empty: bool
         if text[end:].strip():
             raise CommandSyntaxError(
                 "unexpected text after the path", text=text, column=_next_non_blank(text, end),
-                expected="the end of the command (quote a path that spans lines)",
+                expected="the end of the command",
             )
         return make(path)
 

@@ -45,9 +45,13 @@ class FileBrowser(Tree[DirEntry | None]):
         self.border_title = "Sandbox files"
         self.action_reload()
 
+    def process_label(self, label: str | Text) -> Text:
+        # File names come from the sandbox: a str label must never be read as markup.
+        return Text(label) if isinstance(label, str) else label
+
     def action_reload(self) -> None:
         """List the root again and every directory that is open."""
-        self.load_directory(self.root)
+        self.refresh_tree()
 
     @work(group="files", exit_on_error=False)
     async def load_directory(self, node: TreeNode[DirEntry | None]) -> None:
@@ -62,8 +66,7 @@ class FileBrowser(Tree[DirEntry | None]):
             child = node.add(Text(entry.name + ("/" if entry.kind == "dir" else "")), data=entry,
                              allow_expand=entry.kind == "dir")
             if entry.path in expanded:
-                child.expand()
-                self.load_directory(child)
+                child.expand()  # posts NodeExpanded, which lists it again
         self.loaded_paths.add(path)
         node.expand()
 
@@ -71,6 +74,7 @@ class FileBrowser(Tree[DirEntry | None]):
     def _expanded(self, event: Tree.NodeExpanded[DirEntry | None]) -> None:
         data = event.node.data
         if data is not None and data.kind == "dir" and data.path not in self.loaded_paths:
+            self.loaded_paths.add(data.path)  # listed once, even if expanded again meanwhile
             self.load_directory(event.node)
 
     @on(Tree.NodeSelected)
