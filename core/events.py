@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from core.operations import OperationResult
+    from core.results import OperationResult
 
 Actor = Literal["user", "assistant", "app"]
 
