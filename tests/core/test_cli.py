@@ -20,7 +20,7 @@ def sandchat(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def test_files_persist_between_runs_in_the_named_sandbox(app_paths: AppPaths) -> None:
     wrote = sandchat("exec", "write file:notes.txt content:hello from the cli")
     assert wrote.returncode == 0, wrote.stderr
-    assert "[ok] wrote 19 bytes to /workspace/notes.txt" in wrote.stderr
+    assert "[ok] wrote 18 bytes to /workspace/notes.txt" in wrote.stderr
     assert (app_paths.workspace("default") / "notes.txt").read_text() == "hello from the cli"
     read = sandchat("exec", "read file:notes.txt")
     assert read.returncode == 0 and read.stdout == "hello from the cli\n"

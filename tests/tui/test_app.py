@@ -74,11 +74,13 @@ async def test_a_blocked_traversal_is_shown_and_notified(ops: SecureOperations, 
 async def test_markup_and_escapes_from_the_sandbox_are_inert(ops: SecureOperations) -> None:
     app = SandchatApp(ops)
     async with app.run_test(size=(120, 40)) as pilot:
-        await type_command(pilot, app, "write file:[bold red]x[/].txt content:\x1b]52;c;ZXZpbA==\x07[link=x]y[/link]")
-        await type_command(pilot, app, "read file:[bold red]x[/].txt")
+        await type_command(pilot, app, 'write file:"[red]x.txt" content:\x1b]52;c;ZXZpbA==\x07[link=x]y[/link]')
+        assert app.results[-1].status == "ok", app.results[-1].message
+        await type_command(pilot, app, 'read file:"[red]x.txt"')
+        assert app.results[-1].content == b"\x1b]52;c;ZXZpbA==\x07[link=x]y[/link]"
         text = chat_text(app)
         assert "[link=x]y[/link]" in text and "\x1b" not in text
-        assert "[bold red]x[/].txt" in tree_labels(app)
+        assert "[red]x.txt" in tree_labels(app)
 
 
 async def test_opening_a_file_in_the_browser_reads_it_through_the_pipeline(

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from core.results import OperationResult
+from tui.safe_text import typed, untrusted
 
 _STATUS_STYLE = {"ok": "green", "error": "yellow", "failed": "red", "blocked": "bold red", "denied": "bold red"}
 MAX_SHOWN_CHARS = 20_000
@@ -79,20 +80,20 @@ class ChatPane(Vertical):
         self._append(ChatEntry(Text(text, style="dim")))
 
     def add_user(self, text: str) -> None:
-        self._append(ChatEntry(Text("> " + text), classes="-user"))
+        self._append(ChatEntry(Text("> ").append_text(typed(text)), classes="-user"))
 
     def add_result(self, result: OperationResult) -> None:
         """Show an operation's outcome: status and message, risk findings, then the body."""
         body = Text()
         body.append(f"{result.status.upper()} ", style=_STATUS_STYLE[result.status])
-        body.append(result.message)
+        body.append_text(untrusted(result.message))
         for f in result.findings:
-            body.append(f"\nrisk [{f.severity}] {f.rule}: {f.message}", style="yellow")
+            body.append_text(untrusted(f"\nrisk [{f.severity}] {f.rule}: {f.message}", style="yellow"))
         if result.output:
             shown = result.output
             if len(shown) > MAX_SHOWN_CHARS:
                 shown = shown[:MAX_SHOWN_CHARS] + f"\n[... {len(result.output) - MAX_SHOWN_CHARS:,} more characters]"
-            body.append("\n" + shown)
+            body.append_text(untrusted("\n" + shown))
         self._append(ChatEntry(body, classes=f"-{result.status}"))
 
     def action_clear(self) -> None:

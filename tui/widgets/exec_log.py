@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from core.events import Event, OperationFinished, OperationStarted, OutputChunk
+from tui.safe_text import typed, untrusted
 
 _STATUS_STYLE = {"ok": "green", "error": "yellow", "failed": "red", "blocked": "bold white on red",
                  "denied": "bold white on red"}
@@ -33,10 +34,10 @@ class ExecutionLog(RichLog):
         if isinstance(event, OperationStarted):
             stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
             self.write(Text.assemble((f"{stamp} #{event.op_id} ", "dim"), (f"{event.actor}: ", "bold"),
-                                     _one_line(event.command)))
+                                     typed(_one_line(event.command))))
         elif isinstance(event, OutputChunk):
             style = "red" if event.stream == "stderr" else ""
-            self.write(Text(event.text.rstrip("\n"), style=style))
+            self.write(untrusted(event.text.rstrip("\n"), style=style))
         elif isinstance(event, OperationFinished):
             self.finished.append(event)
             r = event.result
@@ -44,7 +45,7 @@ class ExecutionLog(RichLog):
                                  f" {r.duration * 1000:.0f} ms ")
             if r.exec is not None and r.exec.exit_code is not None:
                 line.append(f"exit {r.exec.exit_code} ")
-            line.append(_one_line(r.message))
+            line.append_text(untrusted(_one_line(r.message)))
             self.write(line)
 
 
