@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.backends.local import LocalSandbox
 from textual.message import Message
 from textual.widgets import Input, Tree
 
+from core.backends.local import LocalSandbox
 from core.events import OperationBlocked, OperationFinished
 from core.operations import SecureOperations
 from tui.app import PipelineEvent, SandchatApp
@@ -121,9 +121,8 @@ async def test_directories_load_lazily_when_expanded(ops: SecureOperations, sand
 async def test_function_keys_move_focus_between_panes(ops: SecureOperations) -> None:
     app = SandchatApp(ops)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f3")
-        assert app.focused is app.query_one(FileBrowser)
-        await pilot.press("f4")
-        assert app.focused is app.query_one(ExecutionLog)
-        await pilot.press("f2")
-        assert app.focused is app.query_one("#prompt")
+        focused: list[object] = []
+        for key in ("f3", "f4", "f2"):
+            await pilot.press(key)
+            focused.append(app.focused)
+        assert focused == [app.query_one(FileBrowser), app.query_one(ExecutionLog), app.query_one("#prompt")]
