@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from core.cli_config import add_config_parser, run_config
 from core.errors import SandchatError
 from core.operations import SecureOperations
-from core.paths import AppPaths, check_sandbox_name
+from core.paths import AppPaths
 from core.results import OperationResult
 from core.security.sanitize import strip_terminal_escapes
-from core.services import choose_backend, open_local_backend
+from core.services import Services, build_services
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BLOCKED, EXIT_FAILED, EXIT_DENIED = 0, 1, 2, 3, 4, 5
 _EXIT_BY_STATUS = {"ok": EXIT_OK, "error": EXIT_PROGRAM, "blocked": EXIT_BLOCKED,
@@ -31,8 +32,12 @@ _MARK = {"ok": "ok", "error": "error", "blocked": "BLOCKED", "failed": "FAILED",
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; with no subcommand, ``sandchat`` opens the app."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--sandbox", default="default", help="the named sandbox to use (default: default)")
-    common.add_argument("--backend", default="auto", choices=["auto", "local"], help="which sandbox backend")
+    common.add_argument("--sandbox", default=argparse.SUPPRESS,
+                        help="the named sandbox to use (default: backend.sandbox in the config, 'default')")
+    common.add_argument("--backend", default=argparse.SUPPRESS, choices=["auto", "local", "daytona"],
+                        help="which sandbox backend (default: backend.mode in the config, 'auto')")
+    common.add_argument("--strict-config", action="store_true", default=argparse.SUPPRESS,
+                        help="stop with the error if the config file is broken, instead of using the defaults")
     parser = argparse.ArgumentParser(
         prog="sandchat", parents=[common],
         description="Work with an AI assistant that acts on files and code only inside a sandbox.",
@@ -45,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--keep-going", action="store_true", help="run the remaining commands after a failure")
     doc = sub.add_parser("doctor", parents=[common], help="show the backend, its isolation and the directories")
     doc.add_argument("--json", action="store_true", help="print machine-readable output")
+    add_config_parser(sub)
     return parser
 
 
@@ -110,40 +116,56 @@ async def run_exec(ops: SecureOperations, commands: list[str], *, as_json: bool,
     return code
 
 
+def services_from_args(args: argparse.Namespace, paths: AppPaths) -> Services:
+    """Build the services the way the command line asked for them."""
+    return build_services(
+        paths,
+        sandbox=getattr(args, "sandbox", None),
+        backend=getattr(args, "backend", None),
+        strict_config=getattr(args, "strict_config", False),
+    )
+
+
+def warn_config(services: Services, err: TextIO) -> None:
+    """A broken config file does not stop a command, but it is never silent."""
+    if services.config_error is not None:
+        err.write(f"sandchat: warning: using the default settings: {services.config_error}\n")
+
+
 async def _exec_main(args: argparse.Namespace, paths: AppPaths) -> int:
     commands = read_commands(args.commands, sys.stdin)
     if not commands:
         sys.stderr.write("sandchat exec: no commands given (pass them as arguments or '-' for stdin)\n")
         return EXIT_USAGE
-    backend = open_local_backend(paths, args.sandbox)
+    services = services_from_args(args, paths)
+    warn_config(services, sys.stderr)
     try:
-        ops = SecureOperations(backend)
-        return await run_exec(ops, commands, as_json=args.json, keep_going=args.keep_going,
+        return await run_exec(services.ops, commands, as_json=args.json, keep_going=args.keep_going,
                               out=sys.stdout, err=sys.stderr)
     finally:
-        await backend.close()
+        await services.close()
 
 
-async def doctor_report(paths: AppPaths, sandbox: str, backend_name: str) -> dict[str, Any]:
+async def doctor_report(services: Services) -> dict[str, Any]:
     """What ``sandchat doctor`` shows: backend and why, isolation and why, where files live."""
-    choice = choose_backend(backend_name)
-    backend = open_local_backend(paths, sandbox)
-    try:
-        iso = await backend.probe() if hasattr(backend, "probe") else backend.isolation()
-    finally:
-        await backend.close()
+    backend = services.backend
+    iso = await backend.probe() if hasattr(backend, "probe") else backend.isolation()
+    paths = services.paths
     return {
-        "backend": choice.name, "backend_reason": choice.reason, "sandbox": sandbox,
-        "workspace": str(paths.workspace(sandbox)), "isolation": iso.level, "isolation_summary": iso.summary,
-        "isolation_details": list(iso.details), "can_execute": iso.can_execute, "reason": iso.reason,
-        "config_file": str(paths.config_file), "config_exists": paths.config_file.exists(),
-        "data_dir": str(paths.data_dir),
+        "backend": services.choice.name, "backend_reason": services.choice.reason, "sandbox": services.sandbox,
+        "workspace": str(paths.workspace(services.sandbox)), "isolation": iso.level,
+        "isolation_summary": iso.summary, "isolation_details": list(iso.details), "can_execute": iso.can_execute,
+        "reason": iso.reason, "config_file": str(paths.config_file), "config_exists": paths.config_file.exists(),
+        "config_error": str(services.config_error) if services.config_error else None,
+        "env_overrides": dict(services.loaded.env_overrides), "data_dir": str(paths.data_dir),
     }
 
 
 def print_doctor(report: dict[str, Any], out: TextIO) -> None:
     """The doctor report for people."""
     config_state = "present" if report["config_exists"] else "not created yet"
+    if report["config_error"]:
+        config_state = "BROKEN, defaults in use: " + report["config_error"]
     lines = [
         f"backend:    {report['backend']} ({report['backend_reason']})",
         f"sandbox:    {report['sandbox']}",
@@ -152,25 +174,34 @@ def print_doctor(report: dict[str, Any], out: TextIO) -> None:
         *(f"  - {d}" for d in report["isolation_details"]),
         f"code runs:  {'yes' if report['can_execute'] else 'refused: ' + report['reason']}",
         f"config:     {report['config_file']} ({config_state})",
+        *(f"  - {key} from ${var}" for key, var in sorted(report["env_overrides"].items())),
         f"data:       {report['data_dir']}",
     ]
     out.write("\n".join(lines) + "\n")
+
+
+async def _doctor_main(args: argparse.Namespace, paths: AppPaths) -> int:
+    services = services_from_args(args, paths)
+    try:
+        report = await doctor_report(services)
+    finally:
+        await services.close()
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        print_doctor(report, sys.stdout)
+    return EXIT_OK if report["can_execute"] else EXIT_FAILED
 
 
 def run_cli(args: argparse.Namespace, paths: AppPaths | None = None) -> int:
     """Run a headless subcommand; errors are printed as one clear message, never a traceback."""
     paths = paths or AppPaths.from_environment()
     try:
-        check_sandbox_name(args.sandbox)
-        choose_backend(args.backend)
         if args.subcommand == "exec":
             return asyncio.run(_exec_main(args, paths))
-        report = asyncio.run(doctor_report(paths, args.sandbox, args.backend))
-        if args.json:
-            sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        else:
-            print_doctor(report, sys.stdout)
-        return EXIT_OK if report["can_execute"] else EXIT_FAILED
+        if args.subcommand == "config":
+            return run_config(args, paths, sys.stdout)
+        return asyncio.run(_doctor_main(args, paths))
     except SandchatError as err:
         sys.stderr.write(f"sandchat: {err}\n")
         return EXIT_USAGE

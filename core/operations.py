@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from core.backends.base import Backend, display_path
+from core.backends.local_launch import canonical_language
 from core.commands import (
     Command,
     CommandSyntaxError,
@@ -64,6 +65,7 @@ class Limits:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_code_bytes: int = 1024 * 1024
     exec_timeout: float = 30.0
+    languages: tuple[str, ...] = ()  # allowed languages of run code; empty: whatever the backend runs
 
 
 @dataclass(frozen=True)
@@ -222,11 +224,21 @@ class SecureOperations:
                 if not code.strip():
                     raise ValidationError("there is no code to run", field="code")
                 check_size(content_size(code), self.limits.max_code_bytes, "code")
+                self._check_language(language)
                 findings = tuple(classify(code, language))
             case SearchWeb(query):
                 if find_control_chars(query):
                     raise ValidationError("the search query holds control characters", field="query")
         return OperationRequest(op_id, actor, command, text, path, findings)
+
+    def _check_language(self, language: str) -> None:
+        allowed = self.limits.languages
+        if allowed and canonical_language(language) not in {canonical_language(a) for a in allowed}:
+            raise ValidationError(
+                f"running {language} code is not allowed here",
+                field="language",
+                hint=f"allowed: {', '.join(allowed)} (config key local.languages)",
+            )
 
     async def _dispatch(self, base: OperationResult, command: Command) -> OperationResult:
         rel = base.path.removeprefix("/workspace").strip("/")

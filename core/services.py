@@ -1,13 +1,21 @@
-"""Builds the real services from the environment: the one place that picks a backend."""
+"""Builds the real services from config and environment: the one place that picks and opens a backend.
+
+The TUI and the CLI both call :func:`build_services`; tests build the same parts over temp directories.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.backends.base import Backend
+from core.config import Config, ConfigError, LoadedConfig, load_config, load_config_or_defaults, resolve_backend
+from core.errors import SandboxUnavailable
 from core.operations import Limits, SecureOperations
-from core.paths import AppPaths, ensure_private_dir
+from core.paths import AppPaths, check_sandbox_name, ensure_private_dir
+
+MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -18,33 +26,94 @@ class BackendChoice:
     reason: str
 
 
-def choose_backend(requested: str, environ: dict[str, str] | None = None) -> BackendChoice:
-    """``auto`` means local here; a Daytona key is reported but this version runs only the local sandbox."""
-    env = os.environ if environ is None else environ
-    if requested not in ("auto", "local"):
-        from core.errors import ValidationError
+@dataclass
+class Services:
+    """Everything a front end needs, built once and closed once."""
 
-        raise ValidationError(
-            f"backend {requested!r} is not available in this version",
-            field="backend",
-            hint="use --backend local (the default)",
+    paths: AppPaths
+    loaded: LoadedConfig
+    config_error: ConfigError | None  # the app starts on defaults and shows this
+    choice: BackendChoice
+    sandbox: str
+    backend: Backend
+    ops: SecureOperations
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+
+def load_settings(
+    paths: AppPaths, *, strict: bool, environ: Mapping[str, str]
+) -> tuple[LoadedConfig, ConfigError | None]:
+    """The config: strict raises on a broken file; otherwise defaults plus the error to show."""
+    if strict:
+        return load_config(paths.config_file, environ), None
+    return load_config_or_defaults(paths.config_file, environ)
+
+
+def effective_choice(
+    config: Config, environ: Mapping[str, str], override: str | None, paths: AppPaths
+) -> BackendChoice:
+    """The backend that will really run. This version has only the local sandbox: an automatic choice of
+    Daytona falls back to it with the reason shown; asking for Daytona explicitly is an error."""
+    choice = resolve_backend(config, environ, override, config_file=paths.config_file)
+    if choice.name == "daytona":
+        if choice.reason.startswith("auto"):
+            return BackendChoice("local", f"{choice.reason}, but this version has only the local sandbox")
+        raise SandboxUnavailable(
+            f"the Daytona backend was requested ({choice.reason}) but this version has only the local sandbox",
+            hint="use --backend local, or set backend.mode = \"local\" with `sandchat config set backend.mode local`",
         )
-    if requested == "local":
-        return BackendChoice("local", "chosen with --backend local")
-    if env.get("DAYTONA_API_KEY"):
-        return BackendChoice("local", "DAYTONA_API_KEY is set, but this version has only the local sandbox")
-    return BackendChoice("local", "no DAYTONA_API_KEY in the environment")
+    return choice
 
 
-def open_local_backend(paths: AppPaths, sandbox: str, *, allow_weak: bool = False) -> Backend:
-    """The named local sandbox, its workspace created (0o700) under the data directory."""
+def pipeline_limits(config: Config) -> Limits:
+    """What the pipeline enforces, from the [local] section."""
+    local = config.local
+    return Limits(max_file_bytes=local.max_file_bytes, exec_timeout=local.timeout, languages=local.languages)
+
+
+def open_local_backend(paths: AppPaths, sandbox: str, config: Config | None = None) -> Backend:
+    """The named local sandbox, its workspace under the data directory (0o700)."""
     from core.backends.local import LocalSandbox
+    from core.backends.local_launch import SandboxLimits
 
-    workspace = paths.workspace(sandbox)
+    local = (config or Config()).local
+    limits = SandboxLimits(
+        timeout=local.timeout,
+        memory_bytes=local.memory_mb * MiB,
+        cpu_seconds=local.cpu_seconds,
+        output_bytes=local.output_bytes,
+        processes=local.processes,
+    )
     ensure_private_dir(paths.workspaces_dir)
-    return LocalSandbox(workspace, name=sandbox, allow_weak=allow_weak)
+    return LocalSandbox(
+        paths.workspace(sandbox),
+        name=sandbox,
+        limits=limits,
+        allow_weak=local.allow_weak_isolation,
+        sandbox_uid=local.sandbox_uid,
+    )
 
 
-def open_operations(paths: AppPaths, sandbox: str, *, limits: Limits | None = None) -> SecureOperations:
-    """The pipeline over the named local sandbox."""
-    return SecureOperations(open_local_backend(paths, sandbox), limits=limits)
+def build_services(
+    paths: AppPaths,
+    *,
+    sandbox: str | None = None,
+    backend: str | None = None,
+    strict_config: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Services:
+    """Config, backend choice, backend and pipeline, as the entry points use them."""
+    env = os.environ if environ is None else environ
+    loaded, error = load_settings(paths, strict=strict_config, environ=env)
+    config = loaded.config
+    choice = effective_choice(config, env, backend, paths)
+    name = check_sandbox_name(sandbox or config.backend.sandbox)
+    box = open_local_backend(paths, name, config)
+    ops = SecureOperations(box, limits=pipeline_limits(config))
+    return Services(paths, loaded, error, choice, name, box, ops)

@@ -40,10 +40,19 @@ class SandchatApp(App[int]):
         Binding("f4", "focus('log')", "Log", id="app.focus_log"),
     ]
 
-    def __init__(self, ops: SecureOperations, *, sandbox_name: str = "default") -> None:
+    def __init__(
+        self,
+        ops: SecureOperations,
+        *,
+        sandbox_name: str = "default",
+        backend_reason: str = "",
+        config_error: str = "",
+    ) -> None:
         super().__init__()
         self.ops = ops
         self.sandbox_name = sandbox_name
+        self.backend_reason = backend_reason
+        self.config_error = config_error
         self.results: list[OperationResult] = []
         self._unsubscribe = ops.subscribe(self._on_core_event)
 
@@ -60,6 +69,9 @@ class SandchatApp(App[int]):
         iso = self.ops.backend.isolation()
         self.sub_title = f"{self.ops.backend.name} sandbox '{self.sandbox_name}' · isolation: {iso.level}"
         self.query_one("#prompt").focus()
+        if self.config_error:
+            self.notify(self.config_error, title="Config file ignored: using the defaults", severity="error",
+                        timeout=30)
 
     def _on_core_event(self, event: Event) -> None:
         # Called by core, possibly from another thread: post_message is thread-safe.

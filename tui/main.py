@@ -5,29 +5,31 @@ Textual is imported only when the app opens, so ``sandchat exec`` and ``sandchat
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
 
-from core.cli import EXIT_USAGE, build_parser, run_cli
+from core.cli import EXIT_USAGE, build_parser, run_cli, services_from_args
 from core.errors import SandchatError
-from core.paths import AppPaths, check_sandbox_name
-from core.services import choose_backend, open_local_backend
+from core.paths import AppPaths
 
 
-def run_app(sandbox: str, backend: str, paths: AppPaths) -> int:
-    """Open the app on the named sandbox and close the sandbox when it ends."""
-    from core.operations import SecureOperations
+def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
+    """Open the app on the chosen sandbox and close the sandbox when it ends."""
     from tui.app import SandchatApp
 
-    check_sandbox_name(sandbox)
-    choose_backend(backend)
-    sandbox_backend = open_local_backend(paths, sandbox)
-    app = SandchatApp(SecureOperations(sandbox_backend), sandbox_name=sandbox)
+    services = services_from_args(args, paths)
+    app = SandchatApp(
+        services.ops,
+        sandbox_name=services.sandbox,
+        backend_reason=services.choice.reason,
+        config_error=str(services.config_error) if services.config_error else "",
+    )
     try:
         code = app.run()
     finally:
-        asyncio.run(sandbox_backend.close())
+        asyncio.run(services.close())
     return code or 0
 
 
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.subcommand is not None:
         return run_cli(args)
     try:
-        return run_app(args.sandbox, args.backend, AppPaths.from_environment())
+        return run_app(args, AppPaths.from_environment())
     except SandchatError as err:
         sys.stderr.write(f"sandchat: {err}\n")
         return EXIT_USAGE

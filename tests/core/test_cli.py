@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,11 @@ from core.paths import AppPaths
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def sandchat(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def sandchat(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYTONA_", "OPENAI_"))}
+    full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "tui.main", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=full_env)
 
 
 def test_files_persist_between_runs_in_the_named_sandbox(app_paths: AppPaths) -> None:
@@ -66,8 +69,52 @@ def test_risk_findings_are_shown(app_paths: AppPaths) -> None:
 def test_doctor_reports_backend_isolation_and_directories(app_paths: AppPaths) -> None:
     out = sandchat("doctor")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "backend:    local (no DAYTONA_API_KEY" in out.stdout
+    assert "backend:    local (auto: no Daytona API key" in out.stdout
     assert "isolation:  strong" in out.stdout
     assert str(app_paths.data_dir) in out.stdout and str(app_paths.config_dir) in out.stdout
     report = json.loads(sandchat("doctor", "--json").stdout)
     assert report["can_execute"] is True and report["workspace"] == str(app_paths.workspace("default"))
+
+
+def test_config_set_get_show_and_path(app_paths: AppPaths) -> None:
+    assert sandchat("config", "path").stdout.strip() == str(app_paths.config_file)
+    assert sandchat("config", "set", "local.timeout", "12.5").returncode == 0
+    assert sandchat("config", "get", "local.timeout").stdout.strip() == "12.5"
+    assert 'timeout = 12.5' in app_paths.config_file.read_text()
+    assert app_paths.config_file.stat().st_mode & 0o777 == 0o600
+    assert app_paths.config_dir.stat().st_mode & 0o777 == 0o700
+    key = "sk-proj-abcdefghijklmnop1234"
+    shown = sandchat("config", "show", env={"OPENAI_API_KEY": key})
+    assert key not in shown.stdout and "****1234" in shown.stdout
+    assert "assistant.api_key comes from the environment variable OPENAI_API_KEY" in shown.stdout
+    bad = sandchat("config", "set", "local.timeout", "soon")
+    assert bad.returncode == 2 and "local.timeout" in bad.stderr and "soon" in bad.stderr
+
+
+def test_config_languages_restrict_what_code_may_run(app_paths: AppPaths) -> None:
+    assert sandchat("config", "set", "local.languages", '["python"]').returncode == 0
+    blocked = sandchat("exec", "run code[bash]:echo hi")
+    assert blocked.returncode == 3 and "not allowed" in blocked.stderr
+    assert sandchat("exec", "run code:print('hi')").stdout == "hi\n"
+
+
+def test_a_broken_config_warns_and_uses_defaults_unless_strict(app_paths: AppPaths) -> None:
+    app_paths.config_dir.mkdir(parents=True)
+    app_paths.config_file.write_text("[local]\ntimeout = 'soon'\n")
+    lenient = sandchat("exec", "list files:")
+    assert lenient.returncode == 0
+    assert "warning: using the default settings" in lenient.stderr and "line 2" in lenient.stderr
+    strict = sandchat("--strict-config", "exec", "list files:")
+    assert strict.returncode == 2 and "local.timeout" in strict.stderr
+    assert app_paths.config_file.read_text() == "[local]\ntimeout = 'soon'\n"  # never overwritten
+    doctor = sandchat("doctor")
+    assert "BROKEN, defaults in use" in doctor.stdout
+
+
+def test_backend_choice_is_explained(app_paths: AppPaths) -> None:
+    auto = sandchat("doctor", env={"DAYTONA_API_KEY": "dtn_secret_value_123456"})
+    expected = "backend:    local (auto: DAYTONA_API_KEY is set, but this version has only the local sandbox)"
+    assert expected in auto.stdout
+    assert "dtn_secret_value_123456" not in auto.stdout + auto.stderr
+    explicit = sandchat("--backend", "daytona", "exec", "list files:")
+    assert explicit.returncode == 2 and "Daytona backend was requested" in explicit.stderr
