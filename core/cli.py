@@ -10,18 +10,20 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from core.cli_audit import add_audit_parser, run_audit
 from core.cli_config import add_config_parser, run_config
 from core.errors import SandchatError
 from core.operations import SecureOperations
 from core.paths import AppPaths
 from core.results import OperationResult
 from core.security.sanitize import strip_terminal_escapes
-from core.services import Services, build_services
+from core.services import Services, build_services, load_settings, open_audit
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BLOCKED, EXIT_FAILED, EXIT_DENIED = 0, 1, 2, 3, 4, 5
 _EXIT_BY_STATUS = {"ok": EXIT_OK, "error": EXIT_PROGRAM, "blocked": EXIT_BLOCKED,
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", parents=[common], help="show the backend, its isolation and the directories")
     doc.add_argument("--json", action="store_true", help="print machine-readable output")
     add_config_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 
@@ -151,13 +154,18 @@ async def doctor_report(services: Services) -> dict[str, Any]:
     backend = services.backend
     iso = await backend.probe() if hasattr(backend, "probe") else backend.isolation()
     paths = services.paths
+    audit = "disabled (audit.enabled = false)"
+    if services.audit is not None:
+        check = await asyncio.to_thread(services.audit.verify)
+        audit = (f"{services.audit.db_path}: {check.records_checked} records, chain verified" if check.ok
+                 else f"{services.audit.db_path}: BROKEN at record {check.first_bad_seq}: {check.problem}")
     return {
         "backend": services.choice.name, "backend_reason": services.choice.reason, "sandbox": services.sandbox,
         "workspace": str(paths.workspace(services.sandbox)), "isolation": iso.level,
         "isolation_summary": iso.summary, "isolation_details": list(iso.details), "can_execute": iso.can_execute,
         "reason": iso.reason, "config_file": str(paths.config_file), "config_exists": paths.config_file.exists(),
         "config_error": str(services.config_error) if services.config_error else None,
-        "env_overrides": dict(services.loaded.env_overrides), "data_dir": str(paths.data_dir),
+        "env_overrides": dict(services.loaded.env_overrides), "data_dir": str(paths.data_dir), "audit": audit,
     }
 
 
@@ -176,6 +184,7 @@ def print_doctor(report: dict[str, Any], out: TextIO) -> None:
         f"config:     {report['config_file']} ({config_state})",
         *(f"  - {key} from ${var}" for key, var in sorted(report["env_overrides"].items())),
         f"data:       {report['data_dir']}",
+        f"audit log:  {report['audit']}",
     ]
     out.write("\n".join(lines) + "\n")
 
@@ -193,6 +202,15 @@ async def _doctor_main(args: argparse.Namespace, paths: AppPaths) -> int:
     return EXIT_OK if report["can_execute"] else EXIT_FAILED
 
 
+def _audit_main(args: argparse.Namespace, paths: AppPaths) -> int:
+    loaded, _ = load_settings(paths, strict=getattr(args, "strict_config", False), environ=os.environ)
+    log = open_audit(paths, loaded.config)
+    try:
+        return run_audit(args, log, sys.stdout)
+    finally:
+        log.close()
+
+
 def run_cli(args: argparse.Namespace, paths: AppPaths | None = None) -> int:
     """Run a headless subcommand; errors are printed as one clear message, never a traceback."""
     paths = paths or AppPaths.from_environment()
@@ -201,6 +219,8 @@ def run_cli(args: argparse.Namespace, paths: AppPaths | None = None) -> int:
             return asyncio.run(_exec_main(args, paths))
         if args.subcommand == "config":
             return run_config(args, paths, sys.stdout)
+        if args.subcommand == "audit":
+            return _audit_main(args, paths)
         return asyncio.run(_doctor_main(args, paths))
     except SandchatError as err:
         sys.stderr.write(f"sandchat: {err}\n")

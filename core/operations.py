@@ -8,6 +8,7 @@ validated operation is allowed and nothing is recorded; the policy and the audit
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import time
@@ -231,6 +232,13 @@ class SecureOperations:
                     raise ValidationError("the search query holds control characters", field="query")
         return OperationRequest(op_id, actor, command, text, path, findings)
 
+    def policy_hash(self) -> str:
+        """A stable hash of the rules in force (limits, path policy, gate), carried by every audit record."""
+        gate = getattr(self.gate, "policy_hash", None)
+        gate_part = gate() if callable(gate) else type(self.gate).__name__
+        text = repr((self.limits, self.paths, gate_part))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def _check_language(self, language: str) -> None:
         allowed = self.limits.languages
         if allowed and canonical_language(language) not in {canonical_language(a) for a in allowed}:
@@ -298,7 +306,10 @@ class SecureOperations:
             duration=time.perf_counter() - started,
         )
         if self.recorder is not None:
-            self.recorder.after(final)
+            try:
+                self.recorder.after(final)
+            except SandchatError as err:  # it happened but is not on record: never silent, never lost
+                final = replace(final, message=f"{final.message} [NOT RECORDED: {err}]", audit_error=str(err))
         event: OperationFinished
         if final.status in ("blocked", "denied"):
             event = OperationBlocked(final)

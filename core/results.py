@@ -40,6 +40,7 @@ class OperationResult:
     findings: tuple[RiskFinding, ...] = ()
     bytes_in: int = 0  # bytes sent into the sandbox
     bytes_out: int = 0  # bytes that came out of it
+    audit_error: str = ""  # set when the outcome could not be written to the audit log
 
     @property
     def ok(self) -> bool:

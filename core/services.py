@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.audit import AuditContext, AuditLog
 from core.backends.base import Backend
 from core.config import Config, ConfigError, LoadedConfig, load_config, load_config_or_defaults, resolve_backend
 from core.errors import SandboxUnavailable
@@ -37,13 +38,18 @@ class Services:
     sandbox: str
     backend: Backend
     ops: SecureOperations
+    audit: AuditLog | None  # None only when the user turned it off (audit.enabled = false)
 
     @property
     def config(self) -> Config:
         return self.loaded.config
 
     async def close(self) -> None:
-        await self.backend.close()
+        try:
+            await self.backend.close()
+        finally:
+            if self.audit is not None:
+                self.audit.close()
 
 
 def load_settings(
@@ -116,4 +122,18 @@ def build_services(
     name = check_sandbox_name(sandbox or config.backend.sandbox)
     box = open_local_backend(paths, name, config)
     ops = SecureOperations(box, limits=pipeline_limits(config))
-    return Services(paths, loaded, error, choice, name, box, ops)
+    audit = None
+    if config.audit.enabled:
+        context = AuditContext(
+            backend=choice.name, sandbox_id=box.sandbox_id, isolation=box.isolation().level,
+            policy_hash=ops.policy_hash(),
+        )
+        audit = open_audit(paths, config, context)
+        ops.recorder = audit
+    return Services(paths, loaded, error, choice, name, box, ops, audit)
+
+
+def open_audit(paths: AppPaths, config: Config, context: AuditContext | None = None) -> AuditLog:
+    """The audit log in the data directory; the configured API keys are redacted from every record."""
+    secrets = [s for s in (config.daytona.api_key, config.assistant.api_key) if s]
+    return AuditLog.open(paths.data_dir, context or AuditContext(), known_secrets=secrets)
