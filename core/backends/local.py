@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.backends.base import DirEntry, ExecResult, FileInfo, Isolation, OutputCallback
-from core.backends.local_exec import RunRequest, run_command
+from core.backends.local_exec import RlimitGate, RunRequest, run_command
 from core.backends.local_files import ConfinedFiles
 from core.backends.local_launch import (
     CODE_DIR,
@@ -40,8 +40,8 @@ from core.backends.local_launch import (
     count_user_tasks,
     pick_sandbox_uid,
 )
-from core.backends.seccomp import build_filter, denied_syscalls, host_arch
-from core.errors import SandboxUnavailable, UnsupportedLanguage
+from core.backends.seccomp import denied_syscalls, host_arch
+from core.errors import BackendError, SandboxUnavailable, UnsupportedLanguage
 
 __all__ = ["LocalSandbox", "SandboxLimits"]
 
@@ -143,7 +143,10 @@ class LocalSandbox:
         assert self._plan.tools.bwrap is not None
         version = await asyncio.to_thread(bwrap_version, self._plan.tools.bwrap)
         self._plan = replace(self._plan, bwrap_version=version)
-        result = await self._run_bwrap(Interpreter("probe", ("true",), ""), None, _PROBE_TIMEOUT)
+        try:
+            result = await self._run_bwrap(Interpreter("probe", ("true",), ""), None, _PROBE_TIMEOUT)
+        except BackendError as exc:
+            return self._fallback(f"bubblewrap could not start a sandbox here ({exc})")
         if result.exit_code != 0:
             said = result.stderr.strip().splitlines()
             cause = said[-1] if said else result.killed_reason or f"exit code {result.exit_code}"
@@ -157,8 +160,6 @@ class LocalSandbox:
             return f"bubblewrap needs Linux; this is {sys.platform}"
         if tools.bwrap is None:
             return "bubblewrap (bwrap) was not found"
-        if tools.prlimit is None:
-            return "prlimit (util-linux) was not found; it applies the resource limits"
         if self._plan.as_root and tools.setpriv is None:
             return "running as root, and setpriv (util-linux) was not found to drop root for the code"
         return ""
@@ -246,23 +247,23 @@ class LocalSandbox:
         """Run ``code`` (or, for the probe, just the interpreter command) in a fresh bubblewrap sandbox."""
         plan = self._plan
         snippet = f"{CODE_DIR}/snippet{interp.suffix}"
-        contents = plan.identity_files()
-        command = [*plan.user_command(self.limits.processes, wall_clock), *interp.argv]
+        contents = dict(plan.identity_files)
+        command = [*plan.sandbox_command(wall_clock), *interp.argv]
         if code is not None:
             contents[snippet] = code.encode("utf-8", errors="replace")
             command.append(snippet)
-        with _memfds(contents) as files:
-            if plan.seccomp is not None:
-                files["seccomp"] = _memfd("seccomp", build_filter(plan.seccomp))
-            argv = plan.bwrap_argv(files, command)
+        if plan.seccomp_program is not None:
+            contents["seccomp"] = plan.seccomp_program
+        with _memfds(contents) as files, RlimitGate(plan.rlimits(self.limits.processes)) as gate:
             request = RunRequest(
                 interp.language,
-                argv,
+                plan.bwrap_argv(files, command, gate.bwrap_args()),
                 {"PATH": "/usr/bin:/bin"},
                 wall_clock,
                 self.limits.output_bytes,
-                pass_fds=tuple(files.values()),
+                pass_fds=(*files.values(), *gate.child_fds),
                 stop_signal=signal.SIGALRM if plan.tools.timeout else signal.SIGKILL,
+                gate=gate,
             )
             return await run_command(request, on_output)
 
@@ -277,7 +278,7 @@ class LocalSandbox:
         snippet = await asyncio.to_thread(self._write_private_snippet, code, interp.suffix)
         code_dir = snippet.parent
         try:
-            argv = [*plan.user_command(nproc, wall_clock), *interp.argv, str(snippet)]
+            argv = [*plan.weak_command(nproc, wall_clock), *interp.argv, str(snippet)]
             request = RunRequest(
                 interp.language,
                 argv,

@@ -11,9 +11,16 @@ bwrap reports a sandboxed program killed by signal N as exit status 128+N, as sh
 are reported as that signal; a program that really exits with 129..192 is misread the same way a shell
 would misread it.
 
-The reaping is done in two steps so that killing is never aimed at a recycled id: ``waitid(WNOWAIT)`` waits
-for the exit but leaves a zombie that keeps the pid and process group reserved; then the group is killed
-(which removes leftovers in weak mode); only then ``wait4`` reaps.
+The reaping is done in two steps so that killing is never aimed at a recycled id: a pidfd (or, on kernels
+without one, ``waitid(WNOWAIT)`` in a thread) tells of the exit but leaves a zombie that keeps the pid and
+process group reserved; then the group is killed (which removes leftovers in weak mode); only then ``wait4``
+reaps.
+
+rlimits (``RlimitGate``): bwrap writes the host pid of the process it is about to turn into the sandboxed
+command to ``--info-fd``, and holds it just before exec until a byte arrives on ``--block-fd``. We set its
+rlimits with ``prlimit()`` meanwhile and only then write that byte. If anything goes wrong on the way the
+process is killed before the gate opens (closing the pipe unwritten would release it too), and the run fails:
+code never runs without its limits.
 
 Output: both pipes are read concurrently on the event loop, each chunk is decoded incrementally and handed to
 ``on_output`` at once. At most ``output_bytes`` per stream are kept; beyond that the pipe is still drained and
@@ -26,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import errno
 import functools
+import json
 import logging
 import os
 import resource
@@ -62,6 +71,143 @@ class RunRequest:
     # program's CPU time still reaches our rusage. A SIGKILL from outside lands on the pid-namespace
     # init, and the kernel then reaps the rest without accounting for it.
     stop_signal: int = signal.SIGKILL
+    gate: RlimitGate | None = None  # bwrap's process to hold until its rlimits are set
+
+
+class RlimitGate:
+    """bwrap's --info-fd and --block-fd: hold the sandboxed process before its exec until its rlimits are set.
+
+    Use as a context manager around the run; pass ``child_fds`` to the child and ``bwrap_args`` to bwrap.
+    """
+
+    def __init__(self, rlimits: Sequence[tuple[int, int, int]]) -> None:
+        self.rlimits = tuple(rlimits)
+        self._info_r, self._info_w = os.pipe2(os.O_CLOEXEC)  # Popen's pass_fds makes them inheritable
+        self._block_r, self._block_w = os.pipe2(os.O_CLOEXEC)
+        self._open = [self._info_r, self._info_w, self._block_r, self._block_w]
+
+    @property
+    def child_fds(self) -> tuple[int, int]:
+        return self._info_w, self._block_r
+
+    def bwrap_args(self) -> list[str]:
+        return ["--info-fd", str(self._info_w), "--block-fd", str(self._block_r)]
+
+    def __enter__(self) -> RlimitGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self._open:
+            os.close(fd)
+        self._open.clear()
+
+    def spawned(self) -> None:
+        """Drop our copies of bwrap's ends, so that a bwrap that dies reads as end-of-file."""
+        self._close(self._info_w)
+        self._close(self._block_r)
+
+    async def release(self, bwrap_pid: int) -> None:
+        """Set the rlimits of bwrap's sandboxed process and let it exec; on any failure kill it and raise.
+
+        A bwrap that exits before it reports a process (it could not build the sandbox) is left to be
+        reaped and reported as usual.
+        """
+        info = await self._read_info()
+        try:
+            child = int(json.loads(info)["child-pid"]) if info else None
+        except (ValueError, KeyError, TypeError) as exc:
+            kill_children(bwrap_pid)
+            raise BackendError(f"bubblewrap reported no sandbox process: {info[:200]!r}") from exc
+        if child is None:
+            kill_children(bwrap_pid)  # nothing should be there; nothing may run unlimited if it is
+            return
+        try:
+            _set_rlimits(bwrap_pid, child, self.rlimits)
+            os.write(self._block_w, b"x")  # fails only if the process is gone
+        except OSError as exc:
+            kill_children(bwrap_pid)
+            raise BackendError(f"could not set the sandbox's resource limits: {exc}") from exc
+        self._close(self._block_w)
+
+    async def _read_info(self) -> bytes:
+        """bwrap's JSON, up to the end-of-file it gives by closing the fd once written."""
+        loop = asyncio.get_running_loop()
+        fd, done = self._info_r, loop.create_future()
+        data = bytearray()
+
+        def readable() -> None:
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            data.extend(chunk)
+            if not chunk or len(data) > 65536:
+                loop.remove_reader(fd)
+                if not done.done():
+                    done.set_result(None)
+
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, readable)
+        try:
+            await done
+        finally:
+            loop.remove_reader(fd)
+        return bytes(data)
+
+    def _close(self, fd: int) -> None:
+        if fd in self._open:
+            self._open.remove(fd)
+            os.close(fd)
+
+
+def _set_rlimits(bwrap_pid: int, child: int, rlimits: Sequence[tuple[int, int, int]]) -> None:
+    """prlimit() ``child``, making sure it is bwrap's sandboxed process and was the same one throughout.
+
+    bwrap forks exactly one child. The pidfd is opened first; the pid being bwrap's child after that
+    shows the pidfd is that process, and the pidfd still live after the prlimit calls shows the pid was
+    not recycled meanwhile. On any failure the process is killed through the pidfd.
+    """
+    pidfd = _pidfd_open(child)
+    try:
+        _check_parent(child, bwrap_pid)
+        for res, soft, hard in rlimits:
+            _, ours = resource.getrlimit(res)  # it inherited our limits; lowering a hard limit needs no privilege
+            if ours != resource.RLIM_INFINITY:
+                hard = min(hard, ours)
+            resource.prlimit(child, res, (min(soft, hard), hard))
+        if pidfd is None:
+            _check_parent(child, bwrap_pid)
+        else:
+            signal.pidfd_send_signal(pidfd, 0)
+    except OSError:
+        if pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        raise
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _pidfd_open(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:  # Linux before 5.3: bwrap's unreaped child keeps its pid meanwhile
+            return None
+        raise
+
+
+def _check_parent(pid: int, parent: int) -> None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            ppid = int(handle.read().rsplit(")", 1)[1].split()[1])  # field 4 of proc(5)
+    except (IndexError, ValueError) as exc:
+        raise ProcessLookupError(f"cannot read process {pid}") from exc
+    if ppid != parent:
+        raise ProcessLookupError(f"process {pid} is not bubblewrap's")
 
 
 class _StreamCollector:
@@ -137,6 +283,24 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[None]:
+    """A future done when ``pid`` has exited, without reaping it: a pidfd turns readable then."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # Linux before 5.3: a thread waits instead
+        return asyncio.ensure_future(asyncio.to_thread(_wait_exit, pid))
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, readable)
+    return exited
+
+
 def _wait_exit(pid: int) -> None:
     os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
@@ -148,7 +312,9 @@ async def run_command(request: RunRequest, on_output: OutputCallback | None) -> 
     started = time.monotonic()
     proc = _spawn(request)
     assert proc.stdout is not None and proc.stderr is not None
-    exited = asyncio.ensure_future(asyncio.to_thread(_wait_exit, proc.pid))
+    if request.gate is not None:
+        request.gate.spawned()
+    exited = _watch_exit(loop, proc.pid)
     out = _StreamCollector("stdout", request.output_bytes, on_output)
     err = _StreamCollector("stderr", request.output_bytes, on_output)
     closed: list[asyncio.Future[None]] = [loop.create_future(), loop.create_future()]
@@ -158,16 +324,25 @@ async def run_command(request: RunRequest, on_output: OutputCallback | None) -> 
         transports.append(await _connect(loop, proc.stdout, out, closed[0]))
         transports.append(await _connect(loop, proc.stderr, err, closed[1]))
         try:
-            await asyncio.wait_for(asyncio.shield(exited), request.timeout)
+            if request.gate is not None:
+                await asyncio.wait_for(request.gate.release(proc.pid), request.timeout)
+            await asyncio.wait_for(asyncio.shield(exited), started + request.timeout - time.monotonic())
         except TimeoutError:
             timed_out = True
             await _stop(proc.pid, exited, request.stop_signal)
-    except BaseException:  # cancelled: kill, and reap in the background so no zombie is left
-        kill_children(proc.pid)
-        loop.call_later(_KILL_GRACE, _kill_group_unless_exited, exited, proc.pid)
-        exited.add_done_callback(lambda _: _finish_abandoned(proc))
+    except BackendError:  # refused at the gate, nothing ran: end bwrap and reap it before reporting
+        try:
+            await _stop(proc.pid, exited, signal.SIGKILL)
+        except BaseException:
+            _abandon(loop, proc, exited, transports)
+            raise
+        kill_group(proc.pid)
+        _reap(proc)
         for transport in transports:
             transport.close()
+        raise
+    except BaseException:  # cancelled
+        _abandon(loop, proc, exited, transports)
         raise
     kill_group(proc.pid)  # our unreaped child still holds the group id, so this cannot hit a stranger
     status, usage = _reap(proc)
@@ -218,6 +393,20 @@ async def _connect(
     return transport
 
 
+def _abandon(
+    loop: asyncio.AbstractEventLoop,
+    proc: subprocess.Popen[bytes],
+    exited: asyncio.Future[None],
+    transports: list[asyncio.BaseTransport],
+) -> None:
+    """Kill a run we stop supervising, and reap it in the background so no zombie is left."""
+    kill_children(proc.pid)
+    loop.call_later(_KILL_GRACE, _kill_group_unless_exited, exited, proc.pid)
+    exited.add_done_callback(lambda _: _finish_abandoned(proc))
+    for transport in transports:
+        transport.close()
+
+
 def _kill_group_unless_exited(exited: asyncio.Future[None], pid: int) -> None:
     if not exited.done():
         kill_group(pid)
@@ -239,9 +428,10 @@ def _finish_abandoned(proc: subprocess.Popen[bytes]) -> None:
 
 async def _drain(closed: list[asyncio.Future[None]], transports: list[asyncio.BaseTransport]) -> None:
     """Let the pipes deliver what is still buffered; give up on a writer that somehow escaped the kill."""
-    done, _ = await asyncio.wait(closed, timeout=_PIPE_GRACE)
-    if len(done) < len(closed):
-        log.warning("a sandboxed process kept its output open after the run; closing it")
+    if not all(future.done() for future in closed):  # usually both have closed by the time it is reaped
+        done, _ = await asyncio.wait(closed, timeout=_PIPE_GRACE)
+        if len(done) < len(closed):
+            log.warning("a sandboxed process kept its output open after the run; closing it")
     for transport in transports:
         transport.close()
 

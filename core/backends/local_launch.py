@@ -11,35 +11,45 @@ private loopback, and a clean hostname. Two ways of not being root:
 
 * App not root: bwrap creates an unprivileged user namespace (``--unshare-user``); the code runs as the
   user's own uid with no capabilities, and ``--disable-userns`` stops it from nesting another.
-* App root (CI, containers): bwrap runs privileged, keeps only CAP_SETUID/SETGID/SETPCAP, and the command
-  is ``setpriv`` dropping to a dedicated unprivileged uid with no capabilities, an empty bounding set and
-  ``no_new_privs``. Without setpriv we refuse to run: code never runs as root.
+* App root (CI, containers): bwrap runs as root without a user namespace (and hands the command all of
+  root's capabilities), and the command is ``setpriv`` dropping to a dedicated unprivileged uid with no
+  capabilities, an empty bounding set and ``no_new_privs``. Without setpriv we refuse to run: code never
+  runs as root.
 
-rlimits are applied inside the sandbox by ``prlimit`` just before the interpreter starts. Doing it there,
-rather than in a ``preexec_fn`` on bwrap, matters for RLIMIT_NPROC: when bwrap creates a user namespace the
-kernel remembers the creator's NPROC limit for the whole user, so a limit set before bwrap would cap every
-process of the desktop user, not just the sandbox's.
+rlimits are set by the supervisor on the sandboxed process itself, before it runs anything of the user's:
+bwrap reports that process's host pid on ``--info-fd`` and waits on ``--block-fd`` just before it execs the
+command; we ``prlimit()`` it and only then let it go (local_exec.py). Everything it execs and forks inherits
+the limits. Doing it there, rather than in a ``preexec_fn`` on bwrap, matters for RLIMIT_NPROC: when bwrap
+creates a user namespace the kernel records the creator's NPROC limit and checks each fork inside against
+the count of all the user's processes on the host, so a limit of 64 set before bwrap would stop the sandbox
+from forking on a desktop that runs more than 64. Set once the namespace exists, it counts only the
+processes inside it. Weak mode has no bwrap to hold the program, so there the ``prlimit`` program applies the
+same limits just before the interpreter.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pwd
+import resource
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from core.backends.base import WORKSPACE
-from core.backends.seccomp import SeccompArch
+from core.backends.seccomp import SeccompArch, build_filter
 
 MiB = 1 << 20
 GiB = 1 << 30
 
 BwrapChoice = Path | None | Literal["auto"]
+Rlimit = tuple[int, int, int]  # (resource.RLIMIT_*, soft, hard)
 
 CODE_DIR = "/run/sandchat/code"
 SANDBOX_PATH = "/usr/bin:/bin"
@@ -63,6 +73,15 @@ _INTERPRETERS = {
 _ROOT_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")  # symlinks into /usr on merged-usr systems
 _ETC_FILES = ("ld.so.cache", "localtime", "alternatives", "os-release")  # what ld.so and libc look at
 _FIRST_SANDBOX_UID = 64000
+_PRLIMIT_OPTIONS = {  # the prlimit program's option for each rlimit (weak mode)
+    resource.RLIMIT_CPU: "cpu",
+    resource.RLIMIT_DATA: "data",
+    resource.RLIMIT_AS: "as",
+    resource.RLIMIT_FSIZE: "fsize",
+    resource.RLIMIT_NPROC: "nproc",
+    resource.RLIMIT_NOFILE: "nofile",
+    resource.RLIMIT_CORE: "core",
+}
 _WATCHDOG_GRACE = 5  # seconds past the deadline before the in-sandbox watchdog acts; we normally act first
 
 
@@ -174,38 +193,80 @@ class LaunchPlan:
             "PYTHONPATH": home,  # so a snippet can import the modules the user keeps in the workspace
         }
 
-    def user_command(self, nproc: int, timeout: float) -> list[str]:
-        """The uid drop (when root), the rlimits and the watchdog that go in front of the interpreter.
+    def rlimits(self, nproc: int) -> tuple[Rlimit, ...]:
+        """The rlimits of one run, as (resource, soft, hard)."""
+        lim = self.limits
+        return (
+            (resource.RLIMIT_CPU, lim.cpu_seconds, lim.cpu_seconds + 2),  # SIGXCPU first, SIGKILL 2 s later
+            (resource.RLIMIT_DATA, lim.memory_bytes, lim.memory_bytes),
+            (resource.RLIMIT_AS, lim.address_space_bytes, lim.address_space_bytes),
+            (resource.RLIMIT_FSIZE, lim.file_size_bytes, lim.file_size_bytes),
+            (resource.RLIMIT_NPROC, nproc, nproc),
+            (resource.RLIMIT_NOFILE, lim.open_files, lim.open_files),
+            (resource.RLIMIT_CORE, 0, 0),
+        )
+
+    def sandbox_command(self, timeout: float) -> list[str]:
+        """What runs in front of the interpreter inside bwrap: the uid drop (when root), then the watchdog.
 
         The watchdog (``timeout``) is the sandbox's pid 1 and outlives nothing: when the program exits, so
         does it, and the kernel kills whatever is left in the pid namespace. It also ends the run at the
-        deadline should this app die without killing it: bwrap's parent-death signal cannot reach a process
-        that setpriv moved to another uid.
+        deadline should this app die without killing it. As root that is the only end: the kernel checks a
+        parent-death signal as it checks kill(), and bwrap's monitor (uid 0, no capabilities) may not
+        signal a process that setpriv moved to another uid, whoever armed the signal. Without root the
+        user namespace keeps one uid throughout, and bwrap's ``--die-with-parent`` ends the run at once.
         """
-        lim = self.limits
-        argv: list[str] = []
-        if self.as_root:
-            assert self.tools.setpriv is not None
-            argv += [self.tools.setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups"]
-            argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        assert self.tools.prlimit is not None
-        argv += [
-            self.tools.prlimit,
-            f"--cpu={lim.cpu_seconds}:{lim.cpu_seconds + 2}",  # SIGXCPU first, SIGKILL 2 s later
-            f"--data={lim.memory_bytes}",
-            f"--as={lim.address_space_bytes}",
-            f"--fsize={lim.file_size_bytes}",
-            f"--nproc={nproc}",
-            f"--nofile={lim.open_files}",
-            "--core=0",
-            "--",
-        ]
-        if self.tools.timeout is not None:
-            argv += [self.tools.timeout, "--signal=KILL", f"{math.ceil(timeout) + _WATCHDOG_GRACE}s"]
-        return argv
+        argv = self._setpriv() if self.as_root else []
+        return [*argv, *self._watchdog(timeout)]
 
-    def bwrap_argv(self, files: dict[str, int], command: Sequence[str]) -> list[str]:
-        """The full bwrap command line; ``files`` maps sandbox paths (and "seccomp") to readable fds."""
+    def weak_command(self, nproc: int, timeout: float) -> list[str]:
+        """Weak mode's command in front of the interpreter: the uid drop (when root), prlimit, the watchdog."""
+        argv = self._setpriv() if self.as_root else []
+        assert self.tools.prlimit is not None
+        argv.append(self.tools.prlimit)
+        argv += [f"--{_PRLIMIT_OPTIONS[res]}={soft}:{hard}" for res, soft, hard in self.rlimits(nproc)]
+        return [*argv, "--", *self._watchdog(timeout)]
+
+    def bwrap_argv(self, files: dict[str, int], command: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
+        """The full bwrap command line; ``files`` maps sandbox paths (and "seccomp") to readable fds,
+        ``extra`` are more bwrap options (the --info-fd and --block-fd of the rlimit gate)."""
+        argv = list(self._bwrap_head)
+        for dest, fd in files.items():
+            if dest != "seccomp":
+                argv += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
+        argv += self._bwrap_tail
+        argv += extra
+        if "seccomp" in files:
+            argv += ["--seccomp", str(files["seccomp"])]
+        return [*argv, "--", *command]
+
+    @functools.cached_property
+    def identity_files(self) -> Mapping[str, bytes]:
+        """/etc/passwd, group, hosts and nsswitch.conf naming only the sandbox user: no host accounts leak."""
+        uid, gid = self.uid, self.gid
+        passwd = f"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}:sandchat:{WORKSPACE}:/bin/bash\n"
+        group = f"root:x:0:\nsandbox:x:{gid}:\n"
+        if uid != 65534:
+            passwd += "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        if gid != 65534:
+            group += "nogroup:x:65534:\n"
+        return MappingProxyType(
+            {
+                "/etc/passwd": passwd.encode(),
+                "/etc/group": group.encode(),
+                "/etc/hosts": b"127.0.0.1\tlocalhost sandchat\n::1\tlocalhost ip6-localhost\n",
+                "/etc/nsswitch.conf": b"passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
+            }
+        )
+
+    @functools.cached_property
+    def seccomp_program(self) -> bytes | None:
+        """The BPF program bwrap loads with ``--seccomp``; None where this machine has no filter."""
+        return build_filter(self.seccomp) if self.seccomp is not None else None
+
+    @functools.cached_property
+    def _bwrap_head(self) -> tuple[str, ...]:
+        """bwrap's options up to the per-run files: namespaces, environment, /usr and /etc."""
         assert self.tools.bwrap is not None
         argv = [str(self.tools.bwrap), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
         argv += ["--unshare-cgroup-try", "--hostname", "sandchat"]
@@ -223,34 +284,28 @@ class LaunchPlan:
         argv += ["--perms", "0755", "--dir", "/etc"]
         for name in _ETC_FILES:
             argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        for dest, fd in files.items():
-            if dest != "seccomp":
-                argv += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
+        return tuple(argv)
+
+    @functools.cached_property
+    def _bwrap_tail(self) -> tuple[str, ...]:
+        """bwrap's options after the per-run files: /proc, /dev, the tmpfs, the workspace, capabilities."""
+        argv = ["--proc", "/proc", "--dev", "/dev"]
         for tmp in ("/tmp", "/dev/shm"):
             argv += ["--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", tmp]
         argv += ["--bind", str(self.workspace), WORKSPACE, "--chdir", WORKSPACE]
-        if "seccomp" in files:
-            argv += ["--seccomp", str(files["seccomp"])]
-        if self.as_root:  # kept only so setpriv can drop to the sandbox uid
+        if self.as_root:  # what setpriv needs to drop to the sandbox uid (bwrap run by root passes on all anyway)
             argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-        return [*argv, "--", *command]
+        return tuple(argv)
 
-    def identity_files(self) -> dict[str, bytes]:
-        """/etc/passwd, group, hosts and nsswitch.conf naming only the sandbox user: no host accounts leak."""
-        uid, gid = self.uid, self.gid
-        passwd = f"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}:sandchat:{WORKSPACE}:/bin/bash\n"
-        group = f"root:x:0:\nsandbox:x:{gid}:\n"
-        if uid != 65534:
-            passwd += "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        if gid != 65534:
-            group += "nogroup:x:65534:\n"
-        return {
-            "/etc/passwd": passwd.encode(),
-            "/etc/group": group.encode(),
-            "/etc/hosts": b"127.0.0.1\tlocalhost sandchat\n::1\tlocalhost ip6-localhost\n",
-            "/etc/nsswitch.conf": b"passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
-        }
+    def _setpriv(self) -> list[str]:
+        assert self.tools.setpriv is not None
+        argv = [self.tools.setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups"]
+        return [*argv, "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+    def _watchdog(self, timeout: float) -> list[str]:
+        if self.tools.timeout is None:
+            return []
+        return [self.tools.timeout, "--signal=KILL", f"{math.ceil(timeout) + _WATCHDOG_GRACE}s"]
 
 
 def count_user_tasks(uid: int) -> int:

@@ -227,9 +227,9 @@ async def test_weak_mode_is_an_explicit_opt_in(workspace: Path, monkeypatch: pyt
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
 def test_the_unprivileged_user_namespace_path_works(tmp_path: Path) -> None:
     """Run the backend as 'nobody': bwrap then builds its sandbox in an unprivileged user namespace."""
-    python = _python_runnable_by(65534)
+    python = python_runnable_by(65534)
     bwrap = find_bwrap("auto")
-    if python is None or bwrap is None or not _usable_by_nobody(REPO / "core", bwrap):
+    if python is None or bwrap is None or not usable_by_nobody(REPO / "core", bwrap):
         pytest.skip("no python, bwrap or checkout that the 'nobody' user can use")
     home = Path(tempfile.mkdtemp(prefix="sandchat-nobody-"))  # /tmp: pytest's tmp_path is root-only
     try:
@@ -254,6 +254,8 @@ def test_the_unprivileged_user_namespace_path_works(tmp_path: Path) -> None:
     assert report["pid"] <= 3 and report["shadow"] is False
     assert report["file"] == "written inside"
     assert "Operation not permitted" in report["unshare"]
+    limit, children, error = report["nproc"]  # the process limit binds inside the user namespace too
+    assert limit == SandboxLimits().processes and children < limit and error == 11  # EAGAIN
 
 
 _NOBODY_SCRIPT = textwrap.dedent(
@@ -264,12 +266,22 @@ _NOBODY_SCRIPT = textwrap.dedent(
     from core.backends.local import LocalSandbox
 
     CODE = '''
-    import json, os, subprocess
+    import json, os, resource, subprocess, time
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     open("note.txt", "w").write("written inside")
     unshare = subprocess.run(["unshare", "-U", "true"], capture_output=True, text=True).stderr
+    children, error = 0, None
+    try:
+        while children < 1000:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            children += 1
+    except OSError as exc:
+        error = exc.errno
     print(json.dumps({"uid": os.getuid(), "cap_eff": status["CapEff"].strip(), "pid": os.getpid(),
-                      "shadow": os.path.exists("/etc/shadow"), "unshare": unshare}))
+                      "shadow": os.path.exists("/etc/shadow"), "unshare": unshare,
+                      "nproc": [resource.getrlimit(resource.RLIMIT_NPROC)[1], children, error]}))
     '''
 
     async def main():
@@ -286,7 +298,7 @@ _NOBODY_SCRIPT = textwrap.dedent(
 )
 
 
-def _python_runnable_by(uid: int) -> str | None:
+def python_runnable_by(uid: int) -> str | None:
     for candidate in (sys.executable, "/usr/bin/python3"):
         try:
             probe = subprocess.run(
@@ -304,7 +316,7 @@ def _python_runnable_by(uid: int) -> str | None:
     return None
 
 
-def _usable_by_nobody(*paths: Path) -> bool:
+def usable_by_nobody(*paths: Path) -> bool:
     probe = "import os, sys; sys.exit(0 if all(os.access(p, os.R_OK | os.X_OK) for p in sys.argv[1:]) else 1)"
     return subprocess.run(["/usr/bin/python3", "-c", probe, *map(str, paths)], user=65534, group=65534).returncode == 0
 
