@@ -220,8 +220,9 @@ async def test_the_pipeline_records_intent_and_outcome_and_stops_when_the_log_fa
         assert wrote.status == "ok" and refused.status == "blocked"
         assert [r.status for r in reversed(log.list())] == ["started", "ok", "blocked"]
         log._conn.execute("PRAGMA query_only=ON")
-        with pytest.raises(SandchatError):  # the blocked outcome cannot be recorded either
-            await ops.write_file("b.txt", "never written")
+        failed = await ops.write_file("b.txt", "never written")  # fail closed: the intent cannot be recorded
+        assert failed.status == "failed" and "could not record the operation" in failed.message
+        assert "NOT RECORDED" in failed.message and failed.audit_error  # nor can the outcome: said, not lost
         assert not (box.workspace / "b.txt").exists()
     finally:
         await box.close()
