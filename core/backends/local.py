@@ -26,8 +26,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.backends.base import DirEntry, ExecResult, FileInfo, Isolation, OutputCallback
-from core.backends.local_exec import RlimitGate, RunRequest, run_command
+from core.backends.local_exec import RunRequest, run_command
 from core.backends.local_files import ConfinedFiles
+from core.backends.local_gate import RlimitGate
 from core.backends.local_launch import (
     CODE_DIR,
     BwrapChoice,
