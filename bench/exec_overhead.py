@@ -18,7 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.backends.local import LocalSandbox  # noqa: E402
-
 from core.operations import SecureOperations  # noqa: E402
 
 PYTHON = "/usr/bin/python3"

@@ -14,12 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.commands import parse  # noqa: E402
+from core.errors import ValidationError  # noqa: E402
 from core.security.paths import PathPolicy  # noqa: E402
 from core.security.risk import classify  # noqa: E402
 from core.security.sanitize import strip_terminal_escapes  # noqa: E402
-
-from core.commands import parse  # noqa: E402
-from core.errors import ValidationError  # noqa: E402
 
 
 def corpus_lines(pattern: str) -> list[str]:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from core.backends.local import LocalSandbox
 
+from core.backends.local import LocalSandbox
 from core.operations import Limits, SecureOperations
 from core.paths import AppPaths
 

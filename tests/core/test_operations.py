@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from core.backends.local import LocalSandbox
 
+from core.backends.local import LocalSandbox
 from core.commands import ReadFile, RunCode, WriteFile
 from core.errors import SandchatError
 from core.events import (
