@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from textual import on, work
@@ -15,6 +16,7 @@ from core.commands import ReadFile, format_command
 from core.events import Event, OperationBlocked
 from core.operations import SecureOperations
 from core.results import OperationResult
+from core.security.sanitize import strip_terminal_escapes
 from tui.widgets.chat import ChatPane
 from tui.widgets.exec_log import ExecutionLog
 from tui.widgets.file_browser import FileBrowser
@@ -47,8 +49,10 @@ class SandchatApp(App[int]):
         sandbox_name: str = "default",
         backend_reason: str = "",
         config_error: str = "",
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self._keymap = dict(keymap or {})
         self.ops = ops
         self.sandbox_name = sandbox_name
         self.backend_reason = backend_reason
@@ -66,12 +70,14 @@ class SandchatApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)  # [keys] bindings in the config: binding id -> key
         iso = self.ops.backend.isolation()
         self.sub_title = f"{self.ops.backend.name} sandbox '{self.sandbox_name}' · isolation: {iso.level}"
         self.query_one("#prompt").focus()
         if self.config_error:
             self.notify(self.config_error, title="Config file ignored: using the defaults", severity="error",
-                        timeout=30)
+                        timeout=30, markup=False)
 
     def _on_core_event(self, event: Event) -> None:
         # Called by core, possibly from another thread: post_message is thread-safe.
@@ -82,7 +88,8 @@ class SandchatApp(App[int]):
         self.query_one(ExecutionLog).show(message.event)
         if isinstance(message.event, OperationBlocked) and message.event.result.actor != "app":
             r = message.event.result
-            self.notify(r.message, title=f"Blocked: {r.tool}", severity="warning")
+            self.notify(strip_terminal_escapes(r.message), title=f"Blocked: {r.tool}", severity="warning",
+                        markup=False)
 
     async def _list_for_browser(self, path: str) -> OperationResult:
         return await self.ops.list_files(path, actor="app")

@@ -25,6 +25,7 @@ def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
         sandbox_name=services.sandbox,
         backend_reason=services.choice.reason,
         config_error=str(services.config_error) if services.config_error else "",
+        keymap=services.config.keys.bindings,
     )
     try:
         code = app.run()

@@ -69,6 +69,9 @@ async def test_a_blocked_traversal_is_shown_and_notified(ops: SecureOperations, 
         assert "BLOCKED" in chat_text(app) and "root:x:" not in chat_text(app)
         assert any(isinstance(f, OperationBlocked) for f in app.query_one(ExecutionLog).finished)
         assert any("Blocked" in (n.title or "") for n in app._notifications)
+        await type_command(pilot, app, "read file:[bold red]x[/]/../../..\x1b[2J")
+        last = list(app._notifications)[-1]
+        assert not last.markup and "[bold red]x[/]" in last.message and "\x1b" not in last.message
 
 
 async def test_markup_and_escapes_from_the_sandbox_are_inert(ops: SecureOperations) -> None:
@@ -126,3 +129,22 @@ async def test_function_keys_move_focus_between_panes(ops: SecureOperations) -> 
             await pilot.press(key)
             focused.append(app.focused)
         assert focused == [app.query_one(FileBrowser), app.query_one(ExecutionLog), app.query_one("#prompt")]
+
+
+async def test_bindings_are_remapped_from_the_config_keymap(ops: SecureOperations) -> None:
+    app = SandchatApp(ops, keymap={"app.focus_files": "f6"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f3")
+        assert app.focused is not app.query_one(FileBrowser)
+        await pilot.press("f6")
+        assert app.focused is app.query_one(FileBrowser)
+
+
+async def test_a_broken_config_is_shown_when_the_app_starts(ops: SecureOperations) -> None:
+    problem = "config.toml, line 2: local.timeout must be a number of seconds > 0, got 'soon'"
+    app = SandchatApp(ops, config_error=problem)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.severity == "error"]
+        assert shown and shown[0].message == problem and "defaults" in (shown[0].title or "")
+        assert app.is_running  # the app carries on with the defaults

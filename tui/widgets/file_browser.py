@@ -14,6 +14,7 @@ from textual.widgets.tree import TreeNode
 
 from core.backends.base import WORKSPACE, DirEntry
 from core.results import OperationResult
+from core.security.sanitize import strip_terminal_escapes
 
 Lister = Callable[[str], Awaitable[OperationResult]]
 
@@ -58,7 +59,8 @@ class FileBrowser(Tree[DirEntry | None]):
         path = node.data.path if node.data is not None else WORKSPACE
         result = await self._lister(path)
         if not result.ok:
-            self.notify(result.message, title="Could not list files", severity="error")
+            self.notify(strip_terminal_escapes(result.message), title="Could not list files", severity="error",
+                        markup=False)
             return
         expanded = {child.data.path for child in node.children if child.data and child.is_expanded}
         node.remove_children()
