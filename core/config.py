@@ -9,7 +9,7 @@ Two ways to start: :func:`load_config` raises on a broken file (``sandchat confi
 A broken file is never overwritten: :func:`save_config` refuses unless ``force=True``.
 
 Saving writes only the values that differ from the defaults: user files stay short, and a default improved
-in a later version reaches every user who never chose that value. ``sandchat config list`` (via
+in a later version reaches every user who never chose that value. ``sandchat config show`` (via
 :func:`to_display_dict`) is where every key is discoverable.
 """
 
@@ -87,11 +87,13 @@ ENV_OVERRIDES: dict[str, str] = {
     "DAYTONA_TARGET": "daytona.target",
     "OPENAI_API_KEY": "assistant.api_key",
     "OPENAI_BASE_URL": "assistant.base_url",
+    "BRAVE_API_KEY": "search.api_key",
+    "SANDCHAT_SEARCH_API_KEY": "search.api_key",  # after BRAVE_API_KEY: the more specific one wins
 }
 
 FILE_HEADER = (
     "# sandchat settings. Only values that differ from the defaults are written here;\n"
-    "# `sandchat config list` shows every key. Comments in this file are not kept when sandchat saves it.\n\n"
+    "# `sandchat config show` shows every key. Comments in this file are not kept when sandchat saves it.\n\n"
 )
 FILE_MODE = 0o600  # always: base URLs and prompts can be sensitive too, and the directory is private anyway
 
@@ -255,7 +257,7 @@ def mask_secret(value: str) -> str:
 
 
 def to_display_dict(config: Config) -> dict[str, dict[str, object]]:
-    """Every section and key with its value as TOML would hold it, secrets masked (for `config list`)."""
+    """Every section and key with its value as TOML would hold it, secrets masked (for `config show`)."""
     out = config_to_toml(config, changed_only=False)
     for key in secret_keys():
         section, _, name = key.partition(".")

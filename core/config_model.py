@@ -39,7 +39,7 @@ T = TypeVar("T")
 BACKEND_MODES = ("auto", "local", "daytona")
 APPROVAL_MODES = ("read-only", "ask", "auto-edit", "full-auto")
 RULE_ACTIONS = ("allow", "ask", "deny")
-SEARCH_PROVIDERS = ("none", "duckduckgo", "searxng")
+SEARCH_PROVIDERS = ("none", "searxng", "brave", "duckduckgo")  # duckduckgo: accepted, refused with advice
 DAYTONA_LANGUAGES = ("python", "typescript", "javascript")
 # Rules name tools as the assistant calls them; "*" is every tool. Taken from the command types so a new
 # command is accepted here at once, and a misspelt tool in a deny rule is an error, not a rule that never fires.
@@ -149,6 +149,7 @@ class SearchConfig:
     provider: str = setting("none", Choice(SEARCH_PROVIDERS))
     url: str = setting("", Url(optional=True))
     max_results: int = setting(5, Whole(1, 50))
+    api_key: str = setting("", Text(), secret=True)  # for key-based providers (brave)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import hashlib
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from core.backends.base import Backend, display_path
 from core.backends.local_launch import canonical_language
@@ -55,6 +55,12 @@ from core.security.limits import DEFAULT_MAX_FILE_BYTES, check_size, content_siz
 from core.security.paths import PathPolicy
 from core.security.risk import RiskFinding, classify
 from core.security.sanitize import find_control_chars, strip_terminal_escapes
+
+if TYPE_CHECKING:
+    from core.search import SearchResult
+
+    #: Runs a web search; raises SandchatError (e.g. core.search.SearchError) when the provider fails.
+    Searcher = Callable[[str], Awaitable[list[SearchResult]]]
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +132,15 @@ class SecureOperations:
         paths: PathPolicy | None = None,
         gate: Gate | None = None,
         recorder: Recorder | None = None,
+        searcher: Searcher | None = None,
     ) -> None:
         self.backend = backend
         self.limits = limits or Limits()
         self.paths = paths or PathPolicy()
         self.gate: Gate = gate or AllowAll()
         self.recorder = recorder
+        self.searcher = searcher
+        self._recorded_hash = ""
         self._listeners: list[Listener] = []
         self._ids = itertools.count(1)
 
@@ -200,6 +209,7 @@ class SecureOperations:
             return await self.execute(decision.command, actor=actor)
         try:
             if self.recorder is not None:
+                self._sync_policy_hash()
                 self.recorder.before(request)
             result = await self._dispatch(base, command)
         except ValidationError as err:  # e.g. a symlink out of the root, a file over the limit
@@ -239,6 +249,14 @@ class SecureOperations:
         text = repr((self.limits, self.paths, gate_part))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def _sync_policy_hash(self) -> None:
+        # An "always" answer changes what runs unasked: records after it must carry the new hash.
+        update = getattr(self.recorder, "update_context", None)
+        current = self.policy_hash()
+        if callable(update) and current != self._recorded_hash:
+            update(policy_hash=current)
+            self._recorded_hash = current
+
     def _check_language(self, language: str) -> None:
         allowed = self.limits.languages
         if allowed and canonical_language(language) not in {canonical_language(a) for a in allowed}:
@@ -272,12 +290,22 @@ class SecureOperations:
                 return replace(base, message=f"{info.kind} {info.path}", info=info, output=describe_info(info))
             case RunCode(code, language):
                 return await self._run_code(base, code, language)
-            case SearchWeb():
-                raise BackendError(
-                    "web search is not configured in this version",
-                    hint="file and code commands work; web search needs a search provider",
-                )
+            case SearchWeb(query):
+                return await self._search(base, query)
         raise AssertionError(f"unhandled command {command!r}")
+
+    async def _search(self, base: OperationResult, query: str) -> OperationResult:
+        if self.searcher is None:
+            raise BackendError(
+                "web search has no provider configured",
+                hint="run `sandchat config set search.provider searxng` and `sandchat config set search.url URL`",
+            )
+        from core.search import format_results
+
+        results = tuple(await self.searcher(query))
+        output = format_results(list(results))
+        return replace(base, message=f"{len(results)} results for {query!r}", output=output,
+                       search_results=results, bytes_out=len(output.encode("utf-8")))
 
     async def _run_code(self, base: OperationResult, code: str, language: str) -> OperationResult:
         def on_output(stream: Literal["stdout", "stderr"], text: str) -> None:
@@ -307,6 +335,7 @@ class SecureOperations:
         )
         if self.recorder is not None:
             try:
+                self._sync_policy_hash()
                 self.recorder.after(final)
             except SandchatError as err:  # it happened but is not on record: never silent, never lost
                 final = replace(final, message=f"{final.message} [NOT RECORDED: {err}]", audit_error=str(err))

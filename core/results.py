@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.backends.base import DirEntry, ExecResult, FileInfo
 from core.commands import Command
 from core.events import Actor
 from core.security.risk import RiskFinding
 from core.security.sanitize import strip_terminal_escapes
+
+if TYPE_CHECKING:
+    from core.search import SearchResult
 
 #: ok: done (for code: exit 0); error: the program ran and failed (non-zero exit, timeout);
 #: failed: the sandbox could not do it; blocked: refused by validation; denied: refused by policy or user.
@@ -40,6 +43,7 @@ class OperationResult:
     findings: tuple[RiskFinding, ...] = ()
     bytes_in: int = 0  # bytes sent into the sandbox
     bytes_out: int = 0  # bytes that came out of it
+    search_results: tuple[SearchResult, ...] = ()  # for the model, which gets them marked untrusted
     audit_error: str = ""  # set when the outcome could not be written to the audit log
 
     @property

@@ -15,6 +15,8 @@ from core.config import Config, ConfigError, LoadedConfig, load_config, load_con
 from core.errors import SandboxUnavailable
 from core.operations import Limits, SecureOperations
 from core.paths import AppPaths, check_sandbox_name, ensure_private_dir
+from core.search import WebSearch
+from core.security.policy import ApprovalPolicy, Approver, backend_reader
 
 MiB = 1024 * 1024
 
@@ -113,15 +115,26 @@ def build_services(
     backend: str | None = None,
     strict_config: bool = False,
     environ: Mapping[str, str] | None = None,
+    approver: Approver | None = None,
+    mode: str | None = None,
 ) -> Services:
-    """Config, backend choice, backend and pipeline, as the entry points use them."""
+    """Config, backend choice, backend and pipeline, as the entry points use them.
+
+    ``approver`` answers the approval policy's questions (the app's modal, ``--approve``); without one they are
+    answered no. ``mode`` overrides assistant.approval_mode (``sandchat ask --mode``).
+    """
     env = os.environ if environ is None else environ
     loaded, error = load_settings(paths, strict=strict_config, environ=env)
     config = loaded.config
     choice = effective_choice(config, env, backend, paths)
     name = check_sandbox_name(sandbox or config.backend.sandbox)
     box = open_local_backend(paths, name, config)
-    ops = SecureOperations(box, limits=pipeline_limits(config))
+    ops = SecureOperations(
+        box,
+        limits=pipeline_limits(config),
+        gate=approval_policy(config, box, approver, mode),
+        searcher=WebSearch(config.search, api_key=config.search.api_key or None),
+    )
     audit = None
     if config.audit.enabled:
         context = AuditContext(
@@ -133,7 +146,22 @@ def build_services(
     return Services(paths, loaded, error, choice, name, box, ops, audit)
 
 
+def approval_policy(config: Config, box: Backend, approver: Approver | None, mode: str | None) -> ApprovalPolicy:
+    """The one policy object: mode and rules from [assistant], diffs read through the sandbox.
+
+    What the person types runs without a question (deny rules still apply); there is no approval modal for
+    the person's own risky code in this version, so it is not held for confirmation.
+    """
+    return ApprovalPolicy(
+        mode or config.assistant.approval_mode,
+        config.assistant.rules,
+        approver,
+        backend_reader(box),
+        confirm_user_risk=False,
+    )
+
+
 def open_audit(paths: AppPaths, config: Config, context: AuditContext | None = None) -> AuditLog:
     """The audit log in the data directory; the configured API keys are redacted from every record."""
-    secrets = [s for s in (config.daytona.api_key, config.assistant.api_key) if s]
+    secrets = [s for s in (config.daytona.api_key, config.assistant.api_key, config.search.api_key) if s]
     return AuditLog.open(paths.data_dir, context or AuditContext(), known_secrets=secrets)
