@@ -1,0 +1,19 @@
+"""A local OpenAI-compatible server for tests; see :mod:`tests.openai_server.server`."""
+
+from __future__ import annotations
+
+from tests.openai_server.script import Broken, Call, Error, Garbage, Html, Reply, Response, ToolCalls
+from tests.openai_server.server import OpenAIServer, RecordedRequest
+
+__all__ = [
+    "Broken",
+    "Call",
+    "Error",
+    "Garbage",
+    "Html",
+    "OpenAIServer",
+    "RecordedRequest",
+    "Reply",
+    "Response",
+    "ToolCalls",
+]
