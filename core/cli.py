@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from core.cli_ask import add_ask_parser, choose_approver, is_interactive, run_ask
 from core.cli_audit import add_audit_parser, run_audit
 from core.cli_config import add_config_parser, run_config
 from core.errors import SandchatError
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--json", action="store_true", help="print machine-readable output")
     add_config_parser(sub)
     add_audit_parser(sub)
+    add_ask_parser(sub, parents=[common])
     return parser
 
 
@@ -202,6 +204,28 @@ async def _doctor_main(args: argparse.Namespace, paths: AppPaths) -> int:
     return EXIT_OK if report["can_execute"] else EXIT_FAILED
 
 
+async def _ask_main(args: argparse.Namespace, paths: AppPaths) -> int:
+    interactive = is_interactive(args, sys.stdin)
+    services = build_services(
+        paths,
+        sandbox=getattr(args, "sandbox", None),
+        backend=getattr(args, "backend", None),
+        strict_config=getattr(args, "strict_config", False),
+        approver=choose_approver(args, interactive, sys.stdin, sys.stderr),
+        mode=args.mode,
+    )
+    warn_config(services, sys.stderr)
+    config = services.config
+    try:
+        return await run_ask(
+            args, ops=services.ops, config=config.assistant, data_dir=services.paths.data_dir,
+            out=sys.stdout, err=sys.stderr, stdin=sys.stdin,
+            known_secrets=[config.daytona.api_key, config.search.api_key],
+        )
+    finally:
+        await services.close()
+
+
 def _audit_main(args: argparse.Namespace, paths: AppPaths) -> int:
     loaded, _ = load_settings(paths, strict=getattr(args, "strict_config", False), environ=os.environ)
     log = open_audit(paths, loaded.config)
@@ -221,7 +245,11 @@ def run_cli(args: argparse.Namespace, paths: AppPaths | None = None) -> int:
             return run_config(args, paths, sys.stdout)
         if args.subcommand == "audit":
             return _audit_main(args, paths)
+        if args.subcommand == "ask":
+            return asyncio.run(_ask_main(args, paths))
         return asyncio.run(_doctor_main(args, paths))
     except SandchatError as err:
         sys.stderr.write(f"sandchat: {err}\n")
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl+C: a running turn was cancelled and its partial reply saved as such
+        return 130

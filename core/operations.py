@@ -8,6 +8,7 @@ validated operation is allowed and nothing is recorded; the policy and the audit
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import logging
@@ -212,6 +213,9 @@ class SecureOperations:
                 self._sync_policy_hash()
                 self.recorder.before(request)
             result = await self._dispatch(base, command)
+        except asyncio.CancelledError:  # the intent is on record: its outcome must be too
+            self._finish(base, started, "failed", "cancelled before it finished")
+            raise
         except ValidationError as err:  # e.g. a symlink out of the root, a file over the limit
             return self._finish(base, started, "blocked", str(err))
         except (BackendError, SandchatError) as err:
