@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -217,3 +218,30 @@ async def test_a_broken_listener_does_not_break_the_pipeline(ops: SecureOperatio
 async def test_empty_code_is_blocked(ops: SecureOperations, code: str) -> None:
     result = await ops.execute_code(code)
     assert result.status == "blocked"
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.before_ops: list[int] = []
+        self.after_results: list[OperationResult] = []
+
+    def before(self, request: OperationRequest) -> None:
+        self.before_ops.append(request.op_id)
+
+    def after(self, result: OperationResult) -> None:
+        self.after_results.append(result)
+
+
+async def test_a_cancelled_run_still_records_its_outcome(sandbox: LocalSandbox) -> None:
+    recorder = ListRecorder()
+    ops = SecureOperations(sandbox, recorder=recorder)
+    started = asyncio.Event()
+    ops.subscribe(lambda e: started.set() if isinstance(e, OutputChunk) else None)
+    task = asyncio.create_task(ops.execute_code("import time\nprint('go', flush=True)\ntime.sleep(30)"))
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(recorder.before_ops) == 1
+    assert [r.status for r in recorder.after_results] == ["failed"]
+    assert "cancelled" in recorder.after_results[0].message
