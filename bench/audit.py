@@ -1,9 +1,11 @@
-"""Cost of the audit log: appending a record, and first-page queries, stats, export, verify over a big log.
+"""Cost of the audit log: recording an operation, and first-page queries, stats, export, verify over a big log.
 
 Run: .venv/bin/python bench/audit.py [--records 1000000] [--appends 5000] [--dir DIR]
 
-Part 1 appends through AuditLog.after (redaction, MAC, durable commit, anchor) and breaks the cost down.
-Part 2 bulk-loads N records with real MACs (executemany in one transaction) and times queries on them.
+Part 1 records operations as the pipeline does, an intent (AuditLog.before) and an outcome (AuditLog.after)
+each (redaction, MAC, commit, anchor, housekeeping included), in both durability modes, and breaks the cost down.
+Part 2 bulk-loads N records with real MACs (executemany in one transaction), indexes them for text search as
+the log's housekeeping would have, and times queries on them.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import audit_store  # noqa: E402
+from core import audit_store, audit_text  # noqa: E402
 from core.audit import AuditContext, AuditFilter, AuditLog  # noqa: E402
 from core.audit_chain import GENESIS, Signer, write_anchor  # noqa: E402
+from core.audit_store import Durability  # noqa: E402
 from core.backends.base import ExecResult  # noqa: E402
-from core.commands import ReadFile, RunCode, WriteFile  # noqa: E402
+from core.commands import Command, ReadFile, RunCode, WriteFile, format_command  # noqa: E402
+from core.operations import OperationRequest  # noqa: E402
 from core.results import OperationResult, Status  # noqa: E402
 
 START = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
@@ -51,52 +55,72 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     return samples
 
 
-def sample_result(i: int) -> OperationResult:
+def sample_command(i: int) -> Command:
     choices = (WriteFile(f"src/mod{i % 40}.py", "x = 1\n" * 50), ReadFile(f"notes/{i}.md"), RunCode(f"print({i})"))
-    command = choices[i % 3]
+    return choices[i % 3]
+
+
+def sample_request(i: int) -> OperationRequest:
+    command = sample_command(i)
+    return OperationRequest(i, "assistant", command, format_command(command), f"/workspace/x{i}", ())
+
+
+def sample_result(i: int) -> OperationResult:
+    command = sample_command(i)
     exec_result = ExecResult("python", 0, "", "", 0.01) if i % 3 == 2 else None
-    return OperationResult(i, "assistant", f"op {i}", command.tool, STATUSES[i % len(STATUSES)], f"message {i}",
-                           command=command, path=f"/workspace/x{i}", duration=0.012, exec=exec_result)
+    return OperationResult(i, "assistant", format_command(command), command.tool, STATUSES[i % len(STATUSES)],
+                           f"message {i}", command=command, path=f"/workspace/x{i}", duration=0.012, exec=exec_result)
 
 
 # -- part 1: appends --------------------------------------------------------------------------------
 
 
 def bench_appends(workdir: Path, count: int) -> None:
-    print(f"== append cost over {count:,} records (WAL, synchronous=FULL, anchor fsync + rename)")
-    log = AuditLog.open(workdir / "appends", AuditContext(backend="local", sandbox_id="bench"))
-    results = [sample_result(i) for i in range(count)]
-    samples = []
-    for r in results:
-        started = time.perf_counter()
-        log.after(r)
-        samples.append(time.perf_counter() - started)
-    print(f"  AuditLog.after (everything)          {percentiles(samples)}")
-    assert log.verify().ok
-    log.close()
+    print(f"== recording {count:,} operations (intent + outcome: two records each), WAL")
+    for durability in ("normal", "full"):
+        bench_operations(workdir, count if durability == "normal" else min(count, 2000), durability)
     bench_append_parts(workdir, min(count, 2000))
 
 
+def bench_operations(workdir: Path, count: int, durability: Durability) -> None:
+    log = AuditLog.open(workdir / f"ops-{durability}", AuditContext(backend="local", sandbox_id="bench"),
+                        durability=durability)
+    work = [(sample_request(i), sample_result(i)) for i in range(count)]
+    operations, outcomes = [], []
+    for request, result in work:
+        started = time.perf_counter()
+        log.before(request)
+        middle = time.perf_counter()
+        log.after(result)
+        ended = time.perf_counter()
+        operations.append(ended - started)
+        outcomes.append(ended - middle)
+    print(f"  durability={durability}: one operation    {percentiles(operations)}")
+    print(f"  durability={durability}: AuditLog.after   {percentiles(outcomes)}")
+    assert log.verify().ok
+    log.close()
+
+
 def bench_append_parts(workdir: Path, count: int) -> None:
-    """The same append split up, to show where the time goes."""
+    """An append split up, to show where the time goes."""
     signer = Signer(os.urandom(32))
     fields = {"session_id": "s", "op_id": 1, "actor": "user", "tool": "read_file", "command": "read file:a",
               "path": "/workspace/a", "decision": "allowed", "decision_reason": "", "status": "ok", "message": "m",
               "exit_code": None, "duration_ms": 1.5, "bytes_in": 0, "bytes_out": 1, "content_size": 1,
               "content_sha256": "0" * 64, "backend": "local", "sandbox_id": "b", "isolation": "strong",
               "policy_hash": "", "findings": "[]"}
-    for sync in ("FULL", "NORMAL"):
-        conn = audit_store.connect(workdir / f"parts-{sync}.db")
-        conn.execute(f"PRAGMA synchronous={sync}")
+    for durability in ("full", "normal"):
+        conn = audit_store.connect(workdir / f"parts-{durability}.db", durability)
 
         def commit(c: sqlite3.Connection = conn) -> None:
             audit_store.append(c, signer, fields, time.time())
 
-        print(f"  sqlite commit, synchronous={sync:<6}    {percentiles(timed(commit, count))}")
+        print(f"  sqlite append + commit, {durability:<6}       {percentiles(timed(commit, count))}")
         conn.close()
     anchor = workdir / "parts.anchor"
-    samples = timed(lambda: write_anchor(anchor, 1, GENESIS, signer), count)
-    print(f"  anchor write (fsync + rename)        {percentiles(samples)}")
+    for label, durable in (("fsync + rename", True), ("in place", False)):
+        samples = timed(lambda d=durable: write_anchor(anchor, 1, GENESIS, signer, durable=d), count)  # type: ignore[misc]
+        print(f"  anchor write, {label:<16}         {percentiles(samples)}")
 
 
 # -- part 2: a big log ------------------------------------------------------------------------------
@@ -139,11 +163,14 @@ def bulk_load(data: Path, records: int) -> None:
             rows.append(row)
         audit_store.insert_rows(conn, rows)
     conn.execute("COMMIT")
+    loaded = time.perf_counter()
+    audit_text.catch_up(conn)
     conn.execute("ANALYZE")
     write_anchor(data / "audit.anchor", records, prev, signer)
     conn.close()
     size = sum(p.stat().st_size for p in data.iterdir()) / 1e6
-    print(f"  generated {records:,} records with real MACs in {time.perf_counter() - started:.1f} s ({size:,.0f} MB)")
+    print(f"  generated {records:,} records with real MACs in {loaded - started:.1f} s, "
+          f"text index in {time.perf_counter() - loaded:.1f} s ({size:,.0f} MB)")
 
 
 def bench_queries(log: AuditLog, records: int) -> None:
@@ -162,7 +189,10 @@ def bench_queries(log: AuditLog, records: int) -> None:
         "text, common ('proj7/')": AuditFilter(text="proj7/"),
         "text, rare ('file4321.py')": AuditFilter(text="file4321.py"),
         "text, absent ('no-such-thing')": AuditFilter(text="no-such-thing"),
-        "text, 2 chars (LIKE scan)": AuditFilter(text="zq"),
+        "text, 2 chars, absent ('zq')": AuditFilter(text="zq"),
+        "text, 2 chars, common ('py')": AuditFilter(text="py"),
+        "text, 1 char, common ('/', LIKE)": AuditFilter(text="/"),
+        "text, 1 char, absent ('~', LIKE)": AuditFilter(text="~"),
         "tool + text": AuditFilter(tool="execute_code", text="'n': 12345"),
     }
     print(f"== first page (50 records, newest first) over {records:,} records, 20 runs each")
@@ -202,7 +232,7 @@ def main() -> None:
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="sandchat-audit-bench-"))
     try:
         bench_appends(workdir, args.appends)
-        print(f"== bulk load of {args.records:,} records (FTS5 trigram index maintained by trigger)")
+        print(f"== bulk load of {args.records:,} records (then the FTS5 trigram index, as housekeeping does)")
         data = workdir / "big"
         bulk_load(data, args.records)
         log = AuditLog.open(data, AuditContext())

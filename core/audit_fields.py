@@ -29,6 +29,7 @@ Fields = dict[str, object]
 #: Text that did not parse is kept up to this many characters; the rest is summarised by size and digest.
 MAX_UNPARSED_CHARS = 16 * 1024
 _CONTENT_MARK = re.compile(r"content:", re.IGNORECASE)
+_FINDINGS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # json.dumps(...) builds one per call
 
 
 def valid_text(text: str) -> str:
@@ -81,7 +82,7 @@ def _describe_unparsed(text: str) -> tuple[str, int | None, str | None]:
 def findings_json(findings: Iterable[RiskFinding]) -> str:
     """Risk findings as compact JSON: rule, severity and the span in the code (not the matched text)."""
     doc = [{"rule": f.rule, "severity": f.severity, "start": f.start, "end": f.end} for f in findings]
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return _FINDINGS_ENCODER.encode(doc)
 
 
 def _context_fields(context: AuditContext) -> Fields:
@@ -151,6 +152,8 @@ def make_scrub(known_secrets: Iterable[str]) -> Scrub:
     known = tuple(known_secrets)
 
     def scrub(text: str) -> str:
-        return valid_text(redact(redact_known(text, known)))
+        if not text:
+            return text
+        return valid_text(redact(redact_known(text, known) if known else text))
 
     return scrub

@@ -8,8 +8,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from core import audit_text
 from core.audit_chain import Signer
-from core.audit_store import SELECT_COLUMNS, Selection, latest_checkpoint, time_fields
+from core.audit_query import SELECT_COLUMNS, Selection
+from core.audit_store import latest_checkpoint, time_fields
 from core.audit_types import COLUMNS, PruneReport, ToolStats
 
 _FETCH = 2000
@@ -95,7 +97,10 @@ def _prune_in_transaction(conn: sqlite3.Connection, signer: Signer, before_epoch
     last = conn.execute(f"SELECT seq, mac FROM records WHERE {bound} ORDER BY seq DESC LIMIT 1", (limit,)).fetchone()
     if last is None:
         return PruneReport(0, None, total)
+    if audit_text.has_text_index(conn):
+        audit_text.index_new(conn)  # the delete trigger hands back what was indexed: all of it must be
     deleted = conn.execute(f"DELETE FROM records WHERE {bound}", (limit,)).rowcount
+    conn.execute(f"DELETE FROM records_backdated WHERE {bound}", (limit,))
     checkpoint: dict[str, object] = {
         "id": (previous.id if previous else 0) + 1,
         "seq": last[0],

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.audit_chain import GENESIS, Anchor, AnchorUnreadable, Signer, read_anchor
-from core.audit_store import SELECT_COLUMNS, Checkpoint, latest_checkpoint
+from core.audit_query import SELECT_COLUMNS
+from core.audit_store import Checkpoint, latest_checkpoint
 from core.audit_types import COLUMNS, VerifyReport
 
 #: How far from its place a moved record is looked for when its MAC fails (besides its chain neighbours).

@@ -8,13 +8,13 @@ import io
 import json
 import stat
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from core import audit_store
-from core.audit import AuditContext, AuditFilter, AuditLog
+from core.audit import AuditContext, AuditFilter, AuditLog, AuditRecord
 from core.audit_types import COLUMNS
 from core.backends.local import LocalSandbox
 from core.commands import Command, ReadFile, RunCode, SearchWeb, WriteFile
@@ -374,20 +374,54 @@ def test_context_defaults_to_a_fresh_session(tmp_path: Path) -> None:
     assert CONTEXT.isolation == "strong"
 
 
-@pytest.mark.parametrize("time_index_span", [0, 100_000])  # both plans: walk seq down, or the time index
-def test_time_filters_stay_exact_when_the_clock_went_backwards(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, time_index_span: int
-) -> None:
-    monkeypatch.setattr(audit_store, "TIME_INDEX_SPAN", time_index_span)
-    clock = FakeClock(start=1_000_000.0, step=10.0)
-    log = open_log(tmp_path, clock=clock)
+def set_back(clock: FakeClock, log: AuditLog) -> None:
     fill(log, 30)
     clock.now -= 500.0  # a clock set back by NTP: later records carry earlier times
     fill(log, 30)
+
+
+def one_in_the_future(clock: FakeClock, log: AuditLog) -> None:
+    fill(log, 20)
+    clock.now += 10_000.0  # one record stamped far ahead: every record after it is older than it
+    fill(log, 1)
+    clock.now -= 10_000.0
+    fill(log, 20)
+
+
+def back_and_forth(clock: FakeClock, log: AuditLog) -> None:
+    fill(log, 20)
+    clock.now -= 100_000.0
+    fill(log, 15)
+    clock.now += 150_000.0
+    fill(log, 15)
+
+
+@pytest.mark.parametrize("history", [set_back, one_in_the_future, back_and_forth])
+def test_time_filters_stay_exact_when_the_clock_went_backwards(
+    tmp_path: Path, history: Callable[[FakeClock, AuditLog], None]
+) -> None:
+    clock = FakeClock(start=1_000_000.0, step=10.0)
+    log = open_log(tmp_path, clock=clock)
+    history(clock, log)
     everything = log.list(limit=1000)
-    for since, until in ((1_000_100.0, 1_000_200.0), (None, 1_000_050.0), (1_000_280.0, None), (5e6, None)):
-        flt = AuditFilter(since=since, until=until)
-        expected = [r.seq for r in everything
-                    if (since is None or r.time_epoch >= since) and (until is None or r.time_epoch < until)]
-        assert [r.seq for r in log.list(flt, limit=1000)] == expected
-        assert log.count(flt) == len(expected)
+    times = sorted({r.time_epoch for r in everything})
+    bounds: list[float | None] = [None, times[0] - 1, times[-1] + 1, *times[::5], *(t + 5 for t in times[2::7])]
+    for since in bounds:
+        for until in bounds:
+            for tool in (None, "read_file"):
+                flt = AuditFilter(since=since, until=until, tool=tool)
+                expected = [r.seq for r in everything
+                            if (since is None or r.time_epoch >= since) and (until is None or r.time_epoch < until)
+                            and (tool is None or r.tool == tool)]
+                assert [r.seq for r in pages(log, flt)] == expected, flt
+                assert log.count(flt) == len(expected)
+
+
+def pages(log: AuditLog, flt: AuditFilter) -> list[AuditRecord]:
+    """Every matching record, fetched a page of 7 at a time."""
+    got: list[AuditRecord] = []
+    before: int | None = None
+    while page := log.list(flt, limit=7, before_seq=before):
+        got += page
+        before = page[-1].seq
+    return got

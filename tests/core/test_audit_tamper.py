@@ -27,7 +27,7 @@ START = 1_700_000_000.0
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A closed log of 200 records, one a minute (written once: every append is two fsyncs)."""
+    """A closed log of 200 records, one a minute (written once, copied for each test)."""
     path = tmp_path_factory.mktemp("template")
     log = open_log(path, clock=FakeClock(start=START, step=60.0))
     fill(log, RECORDS)
