@@ -48,7 +48,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from core import audit_query, audit_reports, audit_store, audit_text
-from core.audit_chain import KeyUnavailable, Signer, load_key, write_anchor
+from core.audit_chain import AnchorUnreadable, KeyUnavailable, Signer, load_key, read_anchor, write_anchor
 from core.audit_fields import intent_fields, make_scrub, outcome_fields
 from core.audit_store import Durability
 from core.audit_types import AuditContext, AuditFilter, AuditRecord, PruneReport, ToolStats, VerifyReport
@@ -101,6 +101,17 @@ class AuditLog:
         self._reader = self._connect()  # list/get/count never wait behind a write, nor hold one up
         self._text_index = audit_text.has_text_index(self._conn)
         self._signer, self._key_problem = self._load_signer()
+        self._expected_head = self._anchored_head()
+
+    def _anchored_head(self) -> tuple[int, str] | None:
+        """The record the anchor names: every append first checks it is still in the database, so a tail cut
+        off between two runs is never silently written over. None when there is no readable anchor (verify
+        reports that); the check then starts with this process's first append."""
+        try:
+            anchor = read_anchor(self.anchor_path)
+        except AnchorUnreadable:
+            return None
+        return (anchor.seq, anchor.mac) if anchor is not None and anchor.seq > 0 else None
 
     @classmethod
     def open(
@@ -165,8 +176,16 @@ class AuditLog:
             if self._signer is None:
                 raise SandchatError(f"audit log cannot be written: {self._key_problem}", hint=hint)
             try:
-                seq, mac = audit_store.append(self._conn, self._signer, fields, self._clock())
+                seq, mac = audit_store.append(
+                    self._conn, self._signer, fields, self._clock(), expect=self._expected_head
+                )
                 write_anchor(self.anchor_path, seq, mac, self._signer, durable=self.durability == "full")
+                self._expected_head = (seq, mac)
+            except audit_store.TailMismatch as err:
+                raise SandchatError(
+                    f"audit log {self.db_path} was cut or changed: {err}",
+                    hint="run `sandchat audit verify`; sandchat records nothing more over a damaged log",
+                ) from err
             except (sqlite3.Error, OSError) as err:
                 raise SandchatError(f"audit log {self.db_path} could not record the operation: {_cause(err)}",
                                     hint=hint) from err

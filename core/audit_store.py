@@ -180,12 +180,30 @@ def time_fields(timestamp: float) -> tuple[str, float]:
     return moment.isoformat(timespec="microseconds"), micros / 1_000_000
 
 
-def append(conn: sqlite3.Connection, signer: Signer, fields: Mapping[str, object], now: float) -> tuple[int, str]:
-    """Chain and insert one record in its own transaction; returns its seq and mac once committed."""
+class TailMismatch(Exception):
+    """The record the writer last knew of (from the anchor or its own last append) is gone or changed."""
+
+
+def append(
+    conn: sqlite3.Connection,
+    signer: Signer,
+    fields: Mapping[str, object],
+    now: float,
+    *,
+    expect: tuple[int, str] | None = None,
+) -> tuple[int, str]:
+    """Chain and insert one record in its own transaction; returns its seq and mac once committed.
+
+    ``expect`` is the (seq, mac) of a record known to have been committed: if the database no longer holds it,
+    records were cut off (or changed) and appending would hide that, because the new record would chain to
+    whatever is left; TailMismatch is raised and nothing is written.
+    """
     stamp, epoch = time_fields(now)
     conn.execute("BEGIN IMMEDIATE")
     try:
         last_seq, prev_mac, latest = _head(conn)
+        if expect is not None:
+            _check_expected(conn, last_seq, expect)
         seq = last_seq + 1
         row = {**fields, "seq": seq, "time": stamp, "time_epoch": epoch, "prev_mac": prev_mac}
         mac = signer.record_mac(row)
@@ -199,6 +217,19 @@ def append(conn: sqlite3.Connection, signer: Signer, fields: Mapping[str, object
             conn.execute("ROLLBACK")
         raise
     return seq, mac
+
+
+def _check_expected(conn: sqlite3.Connection, last_seq: int, expect: tuple[int, str]) -> None:
+    seq, mac = expect
+    if last_seq < seq:
+        raise TailMismatch(f"record {seq} was written, but the log now ends at record {last_seq}")
+    row = conn.execute("SELECT mac FROM records WHERE seq = ?", (seq,)).fetchone()
+    if row is None:
+        checkpoint = latest_checkpoint(conn)
+        if checkpoint is None or checkpoint.seq < seq:  # pruned records are covered by their checkpoint
+            raise TailMismatch(f"record {seq} is missing")
+    elif row[0] != mac:
+        raise TailMismatch(f"record {seq} is not the one that was written")
 
 
 def insert_rows(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:

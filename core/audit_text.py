@@ -44,7 +44,9 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS records_text_chars (ch TEXT PRIMARY KEY) WITHOUT ROWID",
     "DROP TRIGGER IF EXISTS records_text_add",  # schema 1 indexed every record as it was appended
     "DROP TRIGGER IF EXISTS records_text_remove",
-    f"""CREATE TRIGGER records_text_remove AFTER DELETE ON records BEGIN
+    # Only records already indexed may be handed back: an FTS5 'delete' of text it never saw corrupts the index.
+    f"""CREATE TRIGGER records_text_remove AFTER DELETE ON records
+    WHEN old.seq <= (SELECT coalesce(max(rowid), 0) FROM records_text) BEGIN
         INSERT INTO records_text(records_text, rowid, command, path, message)
         VALUES ('delete', old.seq, {_INDEXED.format(r='old', n=TEXT_INDEX_CHARS)});
     END""",

@@ -302,3 +302,22 @@ def test_a_log_that_does_not_verify_is_not_pruned(data: Path) -> None:
     assert log.count() == RECORDS
     log.close()
 
+
+
+@pytest.mark.parametrize("reopen", [True, False], ids=["between-runs", "while-open"])
+def test_a_cut_tail_is_never_hidden_by_the_next_append(tmp_path: Path, reopen: bool) -> None:
+    log = open_log(tmp_path)
+    for _ in range(10):
+        log.after(result(ReadFile("a.txt")))
+    if reopen:
+        log.close()
+    with raw_db(tmp_path) as db:
+        db.execute("DELETE FROM records WHERE seq > 7")
+    if reopen:
+        log = open_log(tmp_path)
+    cut = "was cut or changed: record 10 was written, but the log now ends at record 7"
+    with pytest.raises(SandchatError, match=cut):
+        log.after(result(ReadFile("b.txt")))
+    log.close()
+    ok, first_bad, problem = verify(tmp_path)
+    assert not ok and "truncated" in problem
