@@ -50,8 +50,7 @@ class Sdk:
 
 def load_sdk() -> Sdk:
     """Import the SDK; blocking for seconds, so call it through ``asyncio.to_thread``."""
-    # importlib rather than an import statement: mypy maps bench/daytona.py to the top-level name
-    # "daytona" and would check these names against that script instead of the SDK.
+    # importlib rather than an import statement: the SDK is used as untyped (Any) here, behind our own types.
     daytona = importlib.import_module("daytona")
     process = importlib.import_module("daytona._async.process")
 
