@@ -145,6 +145,7 @@ async def _exec_main(args: argparse.Namespace, paths: AppPaths) -> int:
     services = services_from_args(args, paths)
     warn_config(services, sys.stderr)
     try:
+        await services.start()
         return await run_exec(services.ops, commands, as_json=args.json, keep_going=args.keep_going,
                               out=sys.stdout, err=sys.stderr)
     finally:
@@ -156,6 +157,12 @@ async def doctor_report(services: Services) -> dict[str, Any]:
     backend = services.backend
     iso = await backend.probe() if hasattr(backend, "probe") else backend.isolation()
     paths = services.paths
+    daytona: list[list[object]] = []
+    if services.choice.name == "daytona" or services.config.daytona.api_key:
+        from core.backends.daytona_doctor import check_connection
+
+        checks = await check_connection(services.config.daytona, services.config.daytona.api_key)
+        daytona = [[name, ok, message] for name, ok, message in checks]
     audit = "disabled (audit.enabled = false)"
     if services.audit is not None:
         check = await asyncio.to_thread(services.audit.verify)
@@ -168,6 +175,7 @@ async def doctor_report(services: Services) -> dict[str, Any]:
         "reason": iso.reason, "config_file": str(paths.config_file), "config_exists": paths.config_file.exists(),
         "config_error": str(services.config_error) if services.config_error else None,
         "env_overrides": dict(services.loaded.env_overrides), "data_dir": str(paths.data_dir), "audit": audit,
+        "daytona_checks": daytona,
     }
 
 
@@ -187,6 +195,8 @@ def print_doctor(report: dict[str, Any], out: TextIO) -> None:
         *(f"  - {key} from ${var}" for key, var in sorted(report["env_overrides"].items())),
         f"data:       {report['data_dir']}",
         f"audit log:  {report['audit']}",
+        *(["daytona:"] if report["daytona_checks"] else []),
+        *(f"  - {name}: {'ok' if ok else 'FAILED'}: {message}" for name, ok, message in report["daytona_checks"]),
     ]
     out.write("\n".join(lines) + "\n")
 
@@ -201,7 +211,8 @@ async def _doctor_main(args: argparse.Namespace, paths: AppPaths) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         print_doctor(report, sys.stdout)
-    return EXIT_OK if report["can_execute"] else EXIT_FAILED
+    daytona_ok = all(ok for _, ok, _ in report["daytona_checks"]) or services.choice.name != "daytona"
+    return EXIT_OK if report["can_execute"] and daytona_ok else EXIT_FAILED
 
 
 async def _ask_main(args: argparse.Namespace, paths: AppPaths) -> int:
@@ -217,6 +228,7 @@ async def _ask_main(args: argparse.Namespace, paths: AppPaths) -> int:
     warn_config(services, sys.stderr)
     config = services.config
     try:
+        await services.start()
         return await run_ask(
             args, ops=services.ops, config=config.assistant, data_dir=services.paths.data_dir,
             out=sys.stdout, err=sys.stderr, stdin=sys.stdin,

@@ -141,7 +141,7 @@ class SecureOperations:
         self.gate: Gate = gate or AllowAll()
         self.recorder = recorder
         self.searcher = searcher
-        self._recorded_hash = ""
+        self._recorded_hash: tuple[str, str] = ("", "")
         self._listeners: list[Listener] = []
         self._ids = itertools.count(1)
 
@@ -254,11 +254,12 @@ class SecureOperations:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _sync_policy_hash(self) -> None:
-        # An "always" answer changes what runs unasked: records after it must carry the new hash.
+        # An "always" answer changes what runs unasked, and a remote sandbox gets its id once it exists:
+        # records after either must carry the new values.
         update = getattr(self.recorder, "update_context", None)
-        current = self.policy_hash()
+        current = (self.policy_hash(), self.backend.sandbox_id)
         if callable(update) and current != self._recorded_hash:
-            update(policy_hash=current)
+            update(policy_hash=current[0], sandbox_id=current[1])
             self._recorded_hash = current
 
     def _check_language(self, language: str) -> None:

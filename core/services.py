@@ -46,6 +46,12 @@ class Services:
     def config(self) -> Config:
         return self.loaded.config
 
+    async def start(self) -> None:
+        """Begin connecting a remote sandbox (Daytona) in the background; the local one needs nothing."""
+        start = getattr(self.backend, "start", None)
+        if callable(start):
+            await start()
+
     async def close(self) -> None:
         try:
             await self.backend.close()
@@ -66,17 +72,30 @@ def load_settings(
 def effective_choice(
     config: Config, environ: Mapping[str, str], override: str | None, paths: AppPaths
 ) -> BackendChoice:
-    """The backend that will really run. This version has only the local sandbox: an automatic choice of
-    Daytona falls back to it with the reason shown; asking for Daytona explicitly is an error."""
-    choice = resolve_backend(config, environ, override, config_file=paths.config_file)
-    if choice.name == "daytona":
-        if choice.reason.startswith("auto"):
-            return BackendChoice("local", f"{choice.reason}, but this version has only the local sandbox")
+    """The backend that will run, and why (``--backend`` > ``backend.mode`` > a Daytona key > local)."""
+    return resolve_backend(config, environ, override, config_file=paths.config_file)
+
+
+def open_backend(choice: BackendChoice, paths: AppPaths, sandbox: str, config: Config) -> Backend:
+    """The chosen backend, not yet connected: a Daytona sandbox starts in the background (``Services.start``)."""
+    if choice.name != "daytona":
+        return open_local_backend(paths, sandbox, config)
+    if not config.daytona.api_key:
         raise SandboxUnavailable(
-            f"the Daytona backend was requested ({choice.reason}) but this version has only the local sandbox",
-            hint="use --backend local, or set backend.mode = \"local\" with `sandchat config set backend.mode local`",
+            f"the Daytona backend was chosen ({choice.reason}) but there is no Daytona API key",
+            hint="set DAYTONA_API_KEY (from https://app.daytona.io/dashboard), or use --backend local",
         )
-    return choice
+    from core.backends.daytona import open_daytona_backend  # the SDK itself loads later, in a thread
+
+    return open_daytona_backend(
+        config.daytona, api_key=config.daytona.api_key, sandbox=sandbox,
+        max_file_bytes=config.local.max_file_bytes, exec_timeout=config.local.timeout,
+    )
+
+
+def backend_label(choice: BackendChoice, config: Config) -> str:
+    """How the audit records name the backend: with the region for Daytona (``daytona:us``)."""
+    return f"daytona:{config.daytona.target}" if choice.name == "daytona" else choice.name
 
 
 def pipeline_limits(config: Config) -> Limits:
@@ -128,7 +147,7 @@ def build_services(
     config = loaded.config
     choice = effective_choice(config, env, backend, paths)
     name = check_sandbox_name(sandbox or config.backend.sandbox)
-    box = open_local_backend(paths, name, config)
+    box = open_backend(choice, paths, name, config)
     ops = SecureOperations(
         box,
         limits=pipeline_limits(config),
@@ -138,7 +157,7 @@ def build_services(
     audit = None
     if config.audit.enabled:
         context = AuditContext(
-            backend=choice.name, sandbox_id=box.sandbox_id, isolation=box.isolation().level,
+            backend=backend_label(choice, config), sandbox_id=box.sandbox_id, isolation=box.isolation().level,
             policy_hash=ops.policy_hash(),
         )
         audit = open_audit(paths, config, context)
