@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from core.cli_ask import add_ask_parser, choose_approver, is_interactive, run_ask
+from core.cli_ask_args import add_ask_parser
 from core.cli_audit import add_audit_parser, run_audit
 from core.cli_config import add_config_parser, run_config
 from core.errors import SandchatError
@@ -216,6 +216,8 @@ async def _doctor_main(args: argparse.Namespace, paths: AppPaths) -> int:
 
 
 async def _ask_main(args: argparse.Namespace, paths: AppPaths) -> int:
+    from core.cli_ask import choose_approver, is_interactive, run_ask  # the assistant loads only for `ask`
+
     interactive = is_interactive(args, sys.stdin)
     services = build_services(
         paths,

@@ -38,7 +38,7 @@ from core.assistant.events import (
 from core.assistant.loop import Assistant
 from core.assistant.turn import TurnResult
 from core.backends.base import Backend
-from core.config_model import APPROVAL_MODES, AssistantConfig
+from core.config_model import AssistantConfig
 from core.history import ConversationStore, HistoryError
 from core.operations import Gate, SecureOperations
 from core.security.policy import ApprovalAnswer, ApprovalPolicy, ApprovalRequest, Approver, AutoApprover, backend_reader
@@ -49,23 +49,6 @@ _SHOWN_LINES = 20
 
 #: Builds the gate for this run from the approval mode and whoever answers questions (None: nobody).
 GateFactory = Callable[[str, Approver | None], Gate]
-
-
-def add_ask_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: Sequence[argparse.ArgumentParser] = ()
-) -> argparse.ArgumentParser:
-    """The ``ask`` subcommand."""
-    ask = sub.add_parser("ask", parents=list(parents), help="ask the assistant once, without the app")
-    ask.add_argument("prompt", nargs="+", metavar="PROMPT", help="what to ask; '-' reads it from stdin")
-    ask.add_argument("--json", action="store_true", help="print one JSON document at the end instead of streaming")
-    ask.add_argument("--approve", action="store_true",
-                     help="answer yes to every approval question (deny rules still apply)")
-    ask.add_argument("--mode", choices=APPROVAL_MODES,
-                     help="approval mode for this run (default: assistant.approval_mode)")
-    ask.add_argument("--conversation", type=int, metavar="ID", help="continue a saved conversation")
-    ask.add_argument("--no-history", action="store_true", help="do not save this conversation")
-    ask.add_argument("--max-steps", type=int, metavar="N", help="most model replies in this turn")
-    return ask
 
 
 def policy_gate_factory(config: AssistantConfig, backend: Backend) -> GateFactory:

@@ -15,7 +15,6 @@ from core.config import Config, ConfigError, LoadedConfig, load_config, load_con
 from core.errors import SandboxUnavailable
 from core.operations import Limits, SecureOperations
 from core.paths import AppPaths, check_sandbox_name, ensure_private_dir
-from core.search import WebSearch
 from core.security.policy import ApprovalPolicy, Approver, backend_reader
 
 MiB = 1024 * 1024
@@ -148,6 +147,8 @@ def build_services(
     choice = effective_choice(config, env, backend, paths)
     name = check_sandbox_name(sandbox or config.backend.sandbox)
     box = open_backend(choice, paths, name, config)
+    from core.search import WebSearch  # urllib and http.client: only once services are built
+
     ops = SecureOperations(
         box,
         limits=pipeline_limits(config),
