@@ -1,33 +1,44 @@
-"""The sandchat app: chat, the sandbox's files and a live execution log over one pipeline."""
+"""The sandchat app: chat, the sandbox's files and a live execution log over one pipeline.
+
+Services come through the constructor (the entry point builds the real ones, tests build them over a temp
+dir). Core events, from the pipeline and the assistant, are carried into Textual's message queue
+(``tui.messages``) and shown by the main screen.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.widgets import Footer, Header
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from core.commands import ReadFile, format_command
-from core.events import Event, OperationBlocked
+from core.config import Config
+from core.events import OperationFinished
 from core.operations import SecureOperations
 from core.results import OperationResult
 from core.security.sanitize import strip_terminal_escapes
-from tui.widgets.chat import ChatPane
-from tui.widgets.exec_log import ExecutionLog
-from tui.widgets.file_browser import FileBrowser
+from tui.messages import AssistantUpdate, PipelineBatcher, PipelineEvents, ReplyCoalescer, ReplyText
+from tui.screens.approval import ApprovalAsked, ApprovalSettled
+from tui.screens.main import MainScreen
+from tui.widgets.status_bar import StatusInfo
+
+if TYPE_CHECKING:
+    from core.assistant.loop import Assistant
+    from core.audit import AuditLog
+    from core.history import ConversationStore
 
 
-class PipelineEvent(Message):
-    """A core event, carried into Textual's message queue."""
+AUTO_VERIFY_LIMIT = 200_000  # records verified at start-up without being asked
 
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
+
+def local_clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
 
 
 class SandchatApp(App[int]):
@@ -35,82 +46,274 @@ class SandchatApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "sandchat"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {"main": MainScreen}
+    DEFAULT_MODE = "main"  # a mode, not get_default_screen(): only screens of modes get their CSS_PATH loaded
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("f2", "focus('prompt')", "Chat", id="app.focus_chat"),
-        Binding("f3", "focus('files')", "Files", id="app.focus_files"),
-        Binding("f4", "focus('log')", "Log", id="app.focus_log"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("ctrl+n", "new_conversation", "New chat", id="app.new_conversation", show=False),
+        Binding("ctrl+o", "conversations", "Conversations", id="app.conversations"),
+        Binding("ctrl+r", "audit", "Audit log", id="app.audit"),
+        Binding("ctrl+t", "stats", "Statistics", id="app.stats", show=False),
+        Binding("ctrl+s", "settings", "Settings", id="app.settings", show=False),
     ]
 
     def __init__(
         self,
         ops: SecureOperations,
+        config: Config | None = None,
+        audit: AuditLog | None = None,
+        assistant: Assistant | None = None,
         *,
+        history: ConversationStore | None = None,
         sandbox_name: str = "default",
         backend_reason: str = "",
         config_error: str = "",
+        config_path: Path | None = None,
         keymap: Mapping[str, str] | None = None,
+        time_format: Callable[[float], str] = local_clock,
     ) -> None:
         super().__init__()
-        self._keymap = dict(keymap or {})
         self.ops = ops
+        self.config = config or Config()
+        self.audit = audit
+        self.assistant = assistant
+        self.history = history
         self.sandbox_name = sandbox_name
         self.backend_reason = backend_reason
         self.config_error = config_error
+        self.config_path = config_path
+        self.time_format = time_format
+        self.keymap = {**self.config.keys.bindings, **(keymap or {})}
         self.results: list[OperationResult] = []
-        self._unsubscribe = ops.subscribe(self._on_core_event)
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._audit_count_pending = False
+        self._audit_state = "checking"
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="main"):
-            yield ChatPane(id="chat")
-            with Vertical(id="side"):
-                yield FileBrowser(self._list_for_browser, id="files")
-                yield ExecutionLog(id="log")
-        yield Footer()
+    @property
+    def main(self) -> MainScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    def on_load(self) -> None:
+        # Before any screen mounts: the file browser lists the workspace as soon as it is mounted.
+        self._unsubscribe.append(self.ops.subscribe(PipelineBatcher(self.post_message)))
+        if self.assistant is not None:
+            self._unsubscribe.append(self.assistant.subscribe(ReplyCoalescer(self.post_message)))
 
     def on_mount(self) -> None:
-        if self._keymap:
-            self.set_keymap(self._keymap)  # [keys] bindings in the config: binding id -> key
-        iso = self.ops.backend.isolation()
-        self.sub_title = f"{self.ops.backend.name} sandbox '{self.sandbox_name}' · isolation: {iso.level}"
-        self.query_one("#prompt").focus()
+        if self.assistant is not None:
+            self.set_timer(1.0, self._warm_up)
+        if self.keymap:
+            self.set_keymap(self.keymap)  # [keys] bindings in the config: binding id -> key
+        self.sub_title = f"sandbox '{self.sandbox_name}'"
         if self.config_error:
             self.notify(self.config_error, title="Config file ignored: using the defaults", severity="error",
                         timeout=30, markup=False)
 
-    def _on_core_event(self, event: Event) -> None:
-        # Called by core, possibly from another thread: post_message is thread-safe.
-        self.post_message(PipelineEvent(event))
+    def status_info(self) -> StatusInfo:
+        """What the status bar shows, from the services."""
+        backend = self.ops.backend
+        mode = getattr(self.ops.gate, "mode", None) or self.config.assistant.approval_mode
+        model = self.assistant.config.model if self.assistant is not None else ""
+        return StatusInfo(backend.name, backend.isolation().level, backend.sandbox_id, model, str(mode))
 
-    @on(PipelineEvent)
-    def _show_event(self, message: PipelineEvent) -> None:
-        self.query_one(ExecutionLog).show(message.event)
-        if isinstance(message.event, OperationBlocked) and message.event.result.actor != "app":
-            r = message.event.result
-            self.notify(strip_terminal_escapes(r.message), title=f"Blocked: {r.tool}", severity="warning",
-                        markup=False)
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Import the model SDK in the background: importing it on the first prompt would freeze the screen."""
+        import openai  # noqa: F401
 
-    async def _list_for_browser(self, path: str) -> OperationResult:
-        return await self.ops.list_files(path, actor="app")
+    # -- events ------------------------------------------------------------------------------------
+    @on(PipelineEvents)
+    def _pipeline_events(self, message: PipelineEvents) -> None:
+        events = message.take()
+        self.main.show_pipeline_events(events)
+        if self.audit is not None and any(isinstance(e, OperationFinished) for e in events):
+            self._count_audit_soon()
 
-    @on(ChatPane.Submitted)
-    def _command_typed(self, message: ChatPane.Submitted) -> None:
-        self.run_command(message.text)
+    @on(AssistantUpdate)
+    async def _assistant_event(self, message: AssistantUpdate) -> None:
+        await self.main.show_assistant_event(message.event)
 
-    @on(FileBrowser.FileOpened)
-    def _file_opened(self, message: FileBrowser.FileOpened) -> None:
-        self.run_command(format_command(ReadFile(message.path)))
+    @on(ReplyText)
+    async def _reply_text(self, message: ReplyText) -> None:
+        text = message.take()
+        if text:
+            await self.main.chat.reply_delta(text)
 
-    @work(group="ops", exit_on_error=False)
-    async def run_command(self, text: str) -> OperationResult:
-        """Run typed command text through the pipeline and show the outcome."""
-        result = await self.ops.run(text, actor="user")
-        self.results.append(result)
-        self.query_one(ChatPane).add_result(result)
-        if result.changed_workspace:
-            self.query_one(FileBrowser).refresh_tree()
-        return result
+    @on(ApprovalAsked)
+    def _approval_asked(self, message: ApprovalAsked) -> None:
+        self.main.approval_waiting(message.request.command_text, True)
 
-    async def on_unmount(self) -> None:
-        self._unsubscribe()
+    @on(ApprovalSettled)
+    def _approval_settled(self, message: ApprovalSettled) -> None:
+        self.main.approval_waiting(message.request.command_text, False)
+        self.main.status.show_info(self.status_info())  # "always" may change what runs unasked
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.notify(strip_terminal_escapes(f"{type(error).__name__}: {error}"), title="Something went wrong",
+                        severity="error", markup=False, timeout=15)
+
+    # -- the audit log in the status bar ----------------------------------------------------------------
+    @work(thread=True, group="audit", exclusive=True, exit_on_error=False)
+    def check_audit(self, *, always: bool = False) -> None:
+        """Verify the chain (in a thread: it reads every record) and show the outcome.
+
+        At start-up a log of more than AUTO_VERIFY_LIMIT records is not verified unasked: that would keep a
+        core busy for a long while; the palette's "Verify the audit log" (or the audit screen) does it.
+        """
+        if self.audit is None:
+            self.call_from_thread(self._show_audit, "audit off", "off")
+            return
+        records = self.audit.last_seq
+        if records > AUTO_VERIFY_LIMIT and not always:
+            self._audit_state = "not verified"
+            self.call_from_thread(self._show_audit_count, records)
+            return
+        self.call_from_thread(self._show_audit, "audit: checking…", "checking")
+        report = self.audit.verify()
+        self._audit_state = "verified" if report.ok else "BROKEN"
+        self.call_from_thread(self._show_audit_count, self.audit.last_seq)
+
+    def _count_audit_soon(self) -> None:
+        if not self._audit_count_pending:
+            self._audit_count_pending = True
+            self.set_timer(0.5, self._count_audit)
+
+    @work(thread=True, group="audit-count", exit_on_error=False)
+    def _count_audit(self) -> None:
+        self._audit_count_pending = False
+        if self.audit is not None:
+            self.call_from_thread(self._show_audit_count, self.audit.last_seq)
+
+    def _show_audit_count(self, records: int) -> None:
+        state = self._audit_state
+        css = {"verified": "verified", "BROKEN": "broken"}.get(state, "checking")
+        self._show_audit(f"audit {records:,} records {'✓ ' if state == 'verified' else ''}{state}", css)
+
+    def _show_audit(self, text: str, state: str) -> None:
+        self.main.status.show_audit(text, state)
+
+    # -- other screens -------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.keymap))
+
+    def action_audit(self) -> None:
+        if self.audit is None:
+            self.notify("The audit log is off (audit.enabled = false).", severity="warning")
+            return
+        from tui.screens.audit import AuditScreen
+
+        self.push_screen(AuditScreen(self.audit))
+
+    def action_stats(self) -> None:
+        if self.audit is None:
+            self.notify("Statistics come from the audit log, which is off.", severity="warning")
+            return
+        from tui.screens.stats import StatsScreen
+
+        self.push_screen(StatsScreen(self.audit))
+
+    def action_settings(self) -> None:
+        if self.config_path is None:
+            self.notify("There is no config file to edit in this session.", severity="warning")
+            return
+        from tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen(self.config_path), callback=self._settings_closed)
+
+    def _settings_closed(self, saved: bool | None) -> None:
+        if saved:
+            self.notify("Saved. The model, sandbox and approval settings apply the next time sandchat starts.",
+                        title="Settings")
+
+    def action_conversations(self) -> None:
+        if self.history is None:
+            self.notify("Conversations are not kept in this session.", severity="warning")
+            return
+        from tui.screens.conversations import ConversationsScreen
+
+        self.push_screen(ConversationsScreen(self.history), callback=self._resume)
+
+    def _resume(self, conversation_id: int | None) -> None:
+        if conversation_id is not None:
+            self.resume_conversation(conversation_id)
+
+    @work(group="chat", exit_on_error=False)
+    async def resume_conversation(self, conversation_id: int) -> None:
+        """Continue a saved conversation: its messages are shown again and the next prompt goes on from it."""
+        if self.assistant is None:
+            self.notify("No model is configured, so a conversation cannot be continued.", severity="warning")
+            return
+        if self.assistant.busy:
+            self.notify("Stop the current reply first (esc).", severity="warning")
+            return
+        self.assistant.resume(conversation_id)
+        await self.main.chat.show_conversation(self.assistant.messages)
+
+    def action_new_conversation(self) -> None:
+        if self.assistant is not None:
+            if self.assistant.busy:
+                self.notify("Stop the current reply first (esc).", severity="warning")
+                return
+            self.assistant.new_conversation()
+        self.main.chat.action_clear()
+        self.notify("New conversation.")
+
+    def action_verify_audit(self) -> None:
+        self.check_audit(always=True)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from palette_commands(self)
+
+    def on_unmount(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+
+
+def palette_commands(app: SandchatApp) -> Iterable[SystemCommand]:
+    """The app's own actions in the command palette, each with the key that also runs it."""
+    main = app.main
+
+    def key(binding_id: str, default: str) -> str:
+        return app.keymap.get(binding_id, default)
+
+    entries: list[tuple[str, str, Callable[[], object]]] = [
+        ("Audit log", f"Review the audit records ({key('app.audit', 'ctrl+r')})", app.action_audit),
+        ("Statistics", f"Tool usage from the audit log ({key('app.stats', 'ctrl+t')})", app.action_stats),
+        ("Settings", f"Edit the config ({key('app.settings', 'ctrl+s')})", app.action_settings),
+        ("Conversations", f"List, search and resume ({key('app.conversations', 'ctrl+o')})",
+         app.action_conversations),
+        ("New conversation", f"Start afresh ({key('app.new_conversation', 'ctrl+n')})", app.action_new_conversation),
+        ("Help: keys", f"Every binding ({key('app.help', 'f1')})", app.action_help),
+        ("Toggle chat pane", f"Hide or show the chat ({key('panes.toggle_chat', 'f5')})",
+         lambda: main.action_toggle_pane("chat")),
+        ("Toggle files pane", f"Hide or show the files ({key('panes.toggle_files', 'f8')})",
+         lambda: main.action_toggle_pane("files")),
+        ("Toggle log pane", f"Hide or show the execution log ({key('panes.toggle_log', 'f9')})",
+         lambda: main.action_toggle_pane("log")),
+        ("Refresh files", "List the sandbox's files again", main.workspace_changed),
+        ("Focus the chat", f"The prompt ({key('app.focus_chat', 'f2')})", lambda: main.action_focus_pane("chat")),
+        ("Focus the files", f"The file tree ({key('app.focus_files', 'f3')})", lambda: main.action_focus_pane("files")),
+        ("Focus the execution log", f"({key('app.focus_log', 'f4')})", lambda: main.action_focus_pane("log")),
+        ("Chat wider", f"Move the divider right ({key('panes.chat_wider', 'alt+right')})",
+         lambda: main.action_move_divider(1)),
+        ("Chat narrower", f"Move the divider left ({key('panes.chat_narrower', 'alt+left')})",
+         lambda: main.action_move_divider(-1)),
+        ("Clear the chat", f"Only the screen; the conversation goes on ({key('chat.clear', 'ctrl+l')})",
+         main.chat.action_clear),
+        ("Filter the execution log", f"status:blocked actor:assistant … ({key('log.filter', 'ctrl+f')})",
+         main.action_filter_log),
+        ("Verify the audit log", "Check every record's MAC and the chain", app.action_verify_audit),
+        ("Stop", f"Stop the reply or the running code ({key('main.cancel', 'escape')})", main.action_cancel),
+    ]
+    for title, help_text, callback in entries:
+        yield SystemCommand(title, help_text, callback)

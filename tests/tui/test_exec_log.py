@@ -1,0 +1,149 @@
+"""The execution log: live rows, output of code, blocked rows standing out, the filter, and many entries."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input
+
+from core.backends.base import ExecResult
+from core.commands import RunCode
+from core.events import OperationBlocked, OperationFinished, OperationStarted, OutputChunk
+from core.operations import SecureOperations
+from core.results import OperationResult
+from tests.tui.helpers import focused, settle, submit
+from tui.app import SandchatApp
+from tui.widgets.exec_log import ExecLogPane, ExecutionLog, LogEntry, LogFilter, OutputLine
+
+
+def started(op_id: int, actor: str = "user", command: str = "read file:a.txt",
+            tool: str = "read_file") -> OperationStarted:
+    return OperationStarted(op_id, actor, command, tool, 0.0)  # type: ignore[arg-type]
+
+
+def finished(op_id: int, status: str, actor: str = "user", command: str = "read file:a.txt",
+             tool: str = "read_file", message: str = "done") -> OperationFinished:
+    result = OperationResult(op_id, actor, command, tool, status, message, duration=0.012)  # type: ignore[arg-type]
+    return OperationBlocked(result) if status in ("blocked", "denied") else OperationFinished(result)
+
+
+class LogHost(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ExecLogPane(id="log-pane", time_format=lambda at: "12:00:00")
+
+
+def rendered(log: ExecutionLog) -> list[str]:
+    return [log.render_line(y).text.rstrip() for y in range(log.size.height)]
+
+
+async def test_rows_update_in_place_and_output_lines_follow() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 12)) as pilot:
+        log = app.query_one(ExecutionLog)
+        log.show(started(1, command="run code:print(1)", tool="execute_code"))
+        log.show(OutputChunk(1, "stdout", "one\ntwo\n"))
+        log.show(OutputChunk(1, "stderr", "\x1b[31mbad\x1b[0m [bold]x[/]\n"))
+        exec_result = ExecResult("python", 3, "", "", 0.5)
+        result = OperationResult(1, "user", "run code:print(1)", "execute_code", "error", "python: exit code 3",
+                                 duration=0.5, exec=exec_result, command=RunCode("print(1)"))
+        log.show(OperationFinished(result))
+        await pilot.pause()
+        lines = rendered(log)
+        assert lines[0].startswith("12:00:00 ERROR   you run code:print(1)  500 ms exit 3 #1 — python: exit code 3")
+        assert [line.strip() for line in lines[1:4]] == ["│ one", "│ two", "│ bad [bold]x[/]"]
+        assert all("\x1b" not in line for line in lines)
+        assert [type(r) for r in log.rows] == [LogEntry, OutputLine, OutputLine, OutputLine]
+
+
+async def test_the_filter_keeps_matching_rows_and_knows_statuses_and_actors() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 12)) as pilot:
+        log = app.query_one(ExecutionLog)
+        for n, (status, actor) in enumerate([("ok", "user"), ("blocked", "assistant"), ("denied", "assistant"),
+                                             ("ok", "app")], 1):
+            log.show(started(n, actor, command=f"read file:f{n}.txt"))
+            log.show(finished(n, status, actor, command=f"read file:f{n}.txt"))
+        await pilot.pause()
+        log.set_filter("status:blocked,denied")
+        assert [e.op_id for e in log.visible_rows() if isinstance(e, LogEntry)] == [2, 3]
+        log.set_filter("actor:ai f3")
+        assert [e.op_id for e in log.visible_rows() if isinstance(e, LogEntry)] == [3]
+        log.set_filter("actor:you")
+        assert [e.op_id for e in log.visible_rows() if isinstance(e, LogEntry)] == [1]
+        log.set_filter("")
+        assert len(log.visible_rows()) == 4
+        # a running operation that ends blocked joins a status filter when it ends
+        log.set_filter("status:blocked")
+        log.show(started(5))
+        log.show(finished(5, "blocked"))
+        assert [e.op_id for e in log.visible_rows() if isinstance(e, LogEntry)] == [2, 5]
+        assert LogFilter.parse("tool:read_file Hello").words == ("hello",)
+
+
+async def test_the_filter_line_is_typed_into(ops: SecureOperations) -> None:
+    app = SandchatApp(ops)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await submit(pilot, "read file:../secret")
+        await submit(pilot, "list files:")
+        await pilot.press("ctrl+f")
+        assert app.focused is app.main.query_one("#log-filter", Input)
+        app.main.query_one("#log-filter", Input).insert_text_at_cursor("status:blocked")
+        await pilot.pause()
+        rows = app.main.query_one(ExecutionLog).visible_rows()
+        assert rows and all(isinstance(r, LogEntry) and r.status == "blocked" for r in rows)
+        await pilot.press("enter")
+        assert focused(app) is app.main.query_one(ExecutionLog)
+
+
+async def test_blocked_and_denied_rows_stand_out() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 12)) as pilot:
+        log = app.query_one(ExecutionLog)
+        log.show(started(1))
+        log.show(finished(1, "ok"))
+        log.show(started(2))
+        log.show(finished(2, "blocked", message="goes above the workspace"))
+        await pilot.pause()
+        ok_styles = {str(seg.style.bgcolor) for seg in log.render_line(0) if seg.style and seg.text.strip()}
+        blocked = [seg for seg in log.render_line(1) if seg.text.strip()]
+        assert all(seg.style is not None and seg.style.bgcolor is not None for seg in blocked)
+        assert {str(seg.style.bgcolor) for seg in blocked if seg.style} != ok_styles
+
+
+async def test_a_hundred_thousand_entries_are_taken_quickly() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(ExecutionLog)
+        begin = time.perf_counter()
+        for n in range(1, 100_001):
+            log.show(started(n, command=f"write file:f{n}.txt content:{n}", tool="write_file"))
+            log.show(finished(n, "ok" if n % 10 else "blocked", command=f"write file:f{n}.txt content:{n}",
+                              tool="write_file"))
+        await pilot.pause()
+        took = time.perf_counter() - begin
+        await pilot.pause()
+        assert log.entry_count == 100_000 and took < 5.0
+        assert rendered(log)[-1].startswith("12:00:00 BLOCKED you write file:f100000.txt")
+        log.set_filter("status:blocked")
+        assert len(log.visible_rows()) == 10_000
+
+
+async def test_security_events_of_the_person_raise_a_notification(ops: SecureOperations) -> None:
+    app = SandchatApp(ops)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await submit(pilot, "delete file:/etc/passwd")
+        notes = [n for n in app._notifications if n.severity == "warning"]
+        assert notes and "delete_file" in (notes[-1].title or "")
+
+
+async def test_a_burst_of_refusals_is_one_notification(ops: SecureOperations) -> None:
+    app = SandchatApp(ops)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        events = [e for n in range(100, 120) for e in (started(n, "assistant"), finished(n, "denied", "assistant"))]
+        app.main.show_pipeline_events(events)
+        await pilot.pause()
+        notes = [n for n in app._notifications if n.severity == "warning"]
+        assert len(notes) == 1 and notes[0].message.startswith("20 operations were blocked or denied")

@@ -1,0 +1,114 @@
+"""Pictures of the layout at 120x40 with fixed data (behaviour is tested with Pilot elsewhere).
+
+Update them after a deliberate change of the layout with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+and look at the new SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from core.assistant.events import ReplyFinished
+from core.assistant.loop import Assistant
+from core.audit import AuditLog
+from core.commands import WriteFile
+from core.config_model import AssistantConfig
+from core.events import OperationBlocked, OperationFinished, OperationStarted
+from core.operations import OperationRequest, SecureOperations
+from core.results import OperationResult
+from core.security.policy import ApprovalRequest, make_diff
+from tests.tui.fakes import FixedAudit, FixedBackend
+from tui.app import SandchatApp
+from tui.screens.approval import ApprovalScreen
+from tui.widgets.exec_log import ExecutionLog
+from tui.widgets.prompt import PromptArea
+
+SnapCompare = Callable[..., bool]
+REPLY = ("I'll write the script and run it.\n\n```python\nprint('hello')\n```\n\n"
+         "You can check it with `read file:src/app.py`.\n")
+
+
+def fixed_app() -> SandchatApp:
+    ops = SecureOperations(FixedBackend())
+    assistant = Assistant(ops, AssistantConfig(model="demo-model", base_url="http://127.0.0.1:9/v1"))
+    return SandchatApp(ops, None, cast(AuditLog, FixedAudit()), assistant, sandbox_name="demo",
+                       time_format=lambda at: "12:00:00")
+
+
+def result(op_id: int, actor: str, text: str, tool: str, status: str, message: str, output: str = "",
+           duration: float = 0.004) -> OperationResult:
+    return OperationResult(op_id, actor, text, tool, status, message, output=output,  # type: ignore[arg-type]
+                           duration=duration, started_at=0.0)
+
+
+async def fill_main(pilot: Pilot[Any]) -> None:
+    app = cast(SandchatApp, pilot.app)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    main = app.main
+    log = main.query_one(ExecutionLog)
+    log.clear()
+    chat = main.chat
+    chat.add_user("write a hello script and run it")
+    await chat.reply_delta(REPLY)
+    await chat.reply_finished(ReplyFinished(REPLY, "complete", 1))
+    write = result(7, "assistant", "write file:src/app.py content: print('hello')", "write_file", "ok",
+                   "wrote 15 bytes to /workspace/src/app.py")
+    chat.add_card(write.text, actor="assistant", call_id="c1")
+    chat.finish_card("c1", write)
+    blocked = result(8, "assistant", "read file:../../etc/passwd", "read_file", "blocked",
+                     "path '../../etc/passwd' rejected: goes above the workspace root with '..'")
+    chat.add_card(blocked.text, actor="assistant", call_id="c2")
+    chat.finish_card("c2", blocked)
+    for r in (write, blocked, result(9, "user", "list files:", "list_files", "ok", "3 entries in /workspace")):
+        log.show(OperationStarted(r.op_id, r.actor, r.text, r.tool, 0.0))
+        log.show(OperationBlocked(r) if r.status == "blocked" else OperationFinished(r))
+    chat.prompt.cursor_blink = False
+    app.query_one(PromptArea).load_text("read file:src/app.py")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_main_screen(snap_compare: SnapCompare) -> None:
+    assert snap_compare(fixed_app(), terminal_size=(120, 40), run_before=fill_main)
+
+
+class ModalHost(App[None]):
+    def __init__(self, request: ApprovalRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        yield Static("the main screen would be here")
+
+    def on_mount(self) -> None:
+        self.push_screen(ApprovalScreen(self.request, arm_delay=0))
+
+
+def test_approval_modal_for_a_write(snap_compare: SnapCompare) -> None:
+    command = WriteFile("notes.txt", "buy milk\nbuy eggs\n")
+    request = OperationRequest(3, "assistant", command, "write file:notes.txt content:buy milk\nbuy eggs\n",
+                               "/workspace/notes.txt", ())
+    question = ApprovalRequest(request, "mode ask: writes, deletes and code need approval", (),
+                               make_diff("/workspace/notes.txt", b"buy milk\n", command.content), request.text)
+    assert snap_compare(ModalHost(question), terminal_size=(120, 40))
+
+
+def test_approval_modal_for_risky_code(snap_compare: SnapCompare) -> None:
+    from core.commands import RunCode
+    from core.security.risk import classify
+
+    code = 'import os\nos.system("rm -rf /")\nprint("done")'
+    command = RunCode(code)
+    findings = tuple(classify(code))
+    request = OperationRequest(4, "assistant", command, f"run code:{code}", "", findings)
+    question = ApprovalRequest(request, "risk: critical recursive-delete", findings, None, request.text)
+    assert snap_compare(ModalHost(question), terminal_size=(120, 40))
+
+
