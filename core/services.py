@@ -135,6 +135,7 @@ def build_services(
     environ: Mapping[str, str] | None = None,
     approver: Approver | None = None,
     mode: str | None = None,
+    confirm_user_risk: bool = False,
 ) -> Services:
     """Config, backend choice, backend and pipeline, as the entry points use them.
 
@@ -152,7 +153,7 @@ def build_services(
     ops = SecureOperations(
         box,
         limits=pipeline_limits(config),
-        gate=approval_policy(config, box, approver, mode),
+        gate=approval_policy(config, box, approver, mode, confirm_user_risk=confirm_user_risk),
         searcher=WebSearch(config.search, api_key=config.search.api_key or None),
     )
     audit = None
@@ -166,18 +167,21 @@ def build_services(
     return Services(paths, loaded, error, choice, name, box, ops, audit)
 
 
-def approval_policy(config: Config, box: Backend, approver: Approver | None, mode: str | None) -> ApprovalPolicy:
+def approval_policy(
+    config: Config, box: Backend, approver: Approver | None, mode: str | None, *, confirm_user_risk: bool = False
+) -> ApprovalPolicy:
     """The one policy object: mode and rules from [assistant], diffs read through the sandbox.
 
-    What the person types runs without a question (deny rules still apply); there is no approval modal for
-    the person's own risky code in this version, so it is not held for confirmation.
+    What the person types runs without a question (deny rules still apply). ``confirm_user_risk``: the app,
+    which has an approval modal, asks before the person's own code with a high-risk finding runs; the
+    command line (`sandchat exec`) does not, as the person wrote the command in full.
     """
     return ApprovalPolicy(
         mode or config.assistant.approval_mode,
         config.assistant.rules,
         approver,
         backend_reader(box),
-        confirm_user_risk=False,
+        confirm_user_risk=confirm_user_risk,
     )
 
 

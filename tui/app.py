@@ -103,6 +103,9 @@ class SandchatApp(App[int]):
             self._unsubscribe.append(self.assistant.subscribe(ReplyCoalescer(self.post_message)))
 
     def on_mount(self) -> None:
+        start = getattr(self.ops.backend, "start", None)
+        if callable(start):  # a Daytona sandbox is found or created in the background while the person types
+            self.run_worker(start(), name="backend-start", exit_on_error=False)
         if self.assistant is not None:
             self.set_timer(1.0, self._warm_up)
         if self.keymap:
@@ -177,6 +180,9 @@ class SandchatApp(App[int]):
         self.call_from_thread(self._show_audit, "audit: checking…", "checking")
         report = self.audit.verify()
         self._audit_state = "verified" if report.ok else "BROKEN"
+        if not report.ok:
+            self.call_from_thread(self.notify, strip_terminal_escapes(report.problem), title="Audit log BROKEN",
+                                  severity="error", timeout=60, markup=False)
         self.call_from_thread(self._show_audit_count, self.audit.last_seq)
 
     def _count_audit_soon(self) -> None:

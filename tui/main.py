@@ -59,6 +59,7 @@ def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
         backend=getattr(args, "backend", None),
         strict_config=getattr(args, "strict_config", False),
         approver=approver,
+        confirm_user_risk=True,
     )
     history = open_history(services)
     assistant = build_assistant(services, history)

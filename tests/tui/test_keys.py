@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -130,3 +131,22 @@ async def test_the_other_screens_open_from_their_keys(ops: SecureOperations, tmp
     finally:
         audit.close()
         history.close()
+
+
+async def test_the_status_bar_shows_weak_isolation_and_a_broken_audit_log() -> None:
+    from core.audit_types import VerifyReport
+    from tests.tui.fakes import FixedAudit, FixedBackend
+    from tui.widgets.status_bar import StatusBar
+
+    class BrokenAudit(FixedAudit):
+        def verify(self) -> VerifyReport:
+            return VerifyReport(False, 7, first_bad_seq=8, problem="record 8: MAC does not match")
+
+    app = SandchatApp(SecureOperations(FixedBackend(isolation="weak")), None, cast(AuditLog, BrokenAudit()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        bar = app.main.query_one(StatusBar)
+        assert "WEAK ISOLATION" in bar.text() and bar.query_one("#backend").has_class("-weak")
+        assert "BROKEN" in bar.text() and bar.query_one("#audit").has_class("-broken")
+        assert any(n.title == "Audit log BROKEN" and "record 8" in n.message for n in app._notifications)

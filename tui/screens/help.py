@@ -34,8 +34,8 @@ def binding_sections() -> list[tuple[str, list[Binding]]]:
     from tui.widgets.prompt import PromptArea
 
     places: list[tuple[str, type[DOMNode]]] = [
-        ("Everywhere", SandchatApp), ("Main screen", MainScreen), ("Panes", PaneLayout), ("Prompt", PromptArea), ("Chat", ChatPane),
-        ("Files", FileBrowser), ("Execution log", ExecutionLog), ("Approval", ApprovalScreen),
+        ("Everywhere", SandchatApp), ("Main screen", MainScreen), ("Panes", PaneLayout), ("Prompt", PromptArea),
+        ("Chat", ChatPane), ("Files", FileBrowser), ("Execution log", ExecutionLog), ("Approval", ApprovalScreen),
         ("File view", FileViewScreen),
     ]
     return [(title, _bindings(cls.BINDINGS)) for title, cls in places]
