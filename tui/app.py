@@ -208,7 +208,12 @@ class SandchatApp(App[int]):
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.keymap))
+        if not self._already_open("HelpScreen"):
+            self.push_screen(HelpScreen(self.keymap))
+
+    def _already_open(self, name: str) -> bool:
+        # The keys stay bound while a screen is open: pressing one again must not stack a second copy.
+        return type(self.screen).__name__ == name
 
     def action_audit(self) -> None:
         if self.audit is None:
@@ -216,7 +221,8 @@ class SandchatApp(App[int]):
             return
         from tui.screens.audit import AuditScreen
 
-        self.push_screen(AuditScreen(self.audit))
+        if not self._already_open("AuditScreen"):
+            self.push_screen(AuditScreen(self.audit))
 
     def action_stats(self) -> None:
         if self.audit is None:
@@ -224,7 +230,8 @@ class SandchatApp(App[int]):
             return
         from tui.screens.stats import StatsScreen
 
-        self.push_screen(StatsScreen(self.audit))
+        if not self._already_open("StatsScreen"):
+            self.push_screen(StatsScreen(self.audit))
 
     def action_settings(self) -> None:
         if self.config_path is None:
@@ -232,7 +239,8 @@ class SandchatApp(App[int]):
             return
         from tui.screens.settings import SettingsScreen
 
-        self.push_screen(SettingsScreen(self.config_path), callback=self._settings_closed)
+        if not self._already_open("SettingsScreen"):
+            self.push_screen(SettingsScreen(self.config_path), callback=self._settings_closed)
 
     def _settings_closed(self, saved: bool | None) -> None:
         if saved:
@@ -245,7 +253,8 @@ class SandchatApp(App[int]):
             return
         from tui.screens.conversations import ConversationsScreen
 
-        self.push_screen(ConversationsScreen(self.history), callback=self._resume)
+        if not self._already_open("ConversationsScreen"):
+            self.push_screen(ConversationsScreen(self.history), callback=self._resume)
 
     def _resume(self, conversation_id: int | None) -> None:
         if conversation_id is not None:

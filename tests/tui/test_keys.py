@@ -125,6 +125,11 @@ async def test_the_other_screens_open_from_their_keys(ops: SecureOperations, tmp
                 await pilot.press(key)
                 await pilot.pause()
                 assert isinstance(app.screen, screen), key
+                depth = len(app.screen_stack)
+                await app.run_action({"ctrl+r": "audit", "ctrl+t": "stats", "ctrl+s": "settings",
+                                      "ctrl+o": "conversations"}[key])
+                await pilot.pause()
+                assert len(app.screen_stack) == depth, f"{key} opened a second copy"
                 app.pop_screen()
                 await pilot.pause()
                 assert top_screen(app) is app.main
