@@ -145,12 +145,19 @@ class SandchatApp(App[int]):
         if text:
             await self.main.chat.reply_delta(text)
 
+    def _main_is_up(self) -> bool:
+        # Answers can arrive while the app is shutting down, when there is no main screen left to update.
+        return bool(self.screen_stack) and isinstance(self.screen_stack[0], MainScreen)
+
     @on(ApprovalAsked)
     def _approval_asked(self, message: ApprovalAsked) -> None:
-        self.main.approval_waiting(message.request.command_text, True)
+        if self._main_is_up():
+            self.main.approval_waiting(message.request.command_text, True)
 
     @on(ApprovalSettled)
     def _approval_settled(self, message: ApprovalSettled) -> None:
+        if not self._main_is_up():
+            return
         self.main.approval_waiting(message.request.command_text, False)
         self.main.status.show_info(self.status_info())  # "always" may change what runs unasked
 

@@ -140,8 +140,8 @@ async def ask_and_answer(server: OpenAIServer, ops: SecureOperations, approver: 
     async with app.run_test(size=(120, 40)) as pilot:
         send(app, "write a.txt")
         await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval question")
-        card = app.main.query_one(ToolCallCard)
-        assert card.status == "waiting"
+        # The modal and the card's "waiting" state come from two messages: wait for both.
+        await wait_until(pilot, lambda: app.main.query_one(ToolCallCard).status == "waiting", "the card waiting")
         for key in keys:
             await pilot.press(key)
         await settle(pilot)
