@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -49,21 +50,21 @@ def _toml_text(value: object) -> str:
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(ABC):
     """Validates one setting; ``expected`` completes "KEY must be ...", ``example`` is valid raw text."""
 
     takes_text: ClassVar[bool] = False  # `config set KEY raw` keeps raw text as-is for these
 
     @property
-    def expected(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def expected(self) -> str: ...
 
     @property
-    def example(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def example(self) -> str: ...
 
-    def __call__(self, value: object) -> object:
-        raise NotImplementedError
+    @abstractmethod
+    def __call__(self, value: object) -> object: ...
 
 
 @dataclass(frozen=True)

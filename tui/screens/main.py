@@ -18,7 +18,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
 from textual.widgets import Footer
 from textual.worker import Worker, get_current_worker
 
@@ -65,6 +64,7 @@ class MainScreen(FileActions):
     """Chat on the left; files over the execution log on the right."""
 
     CSS_PATH = "main.tcss"
+    FOCUS_TARGETS: ClassVar[dict[str, str]] = {"chat": "PromptArea", "files": "FileBrowser", "log": "ExecutionLog"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Stop", id="main.cancel"),
         Binding("ctrl+f", "filter_log", "Filter log", id="log.filter", show=False),
@@ -332,9 +332,6 @@ class MainScreen(FileActions):
         """Every row of the execution log (operations and their output), oldest first."""
         return list(self.query_one(ExecutionLog).rows)
 
-    def focusable_pane(self, name: str) -> Widget:
-        return {"chat": self.chat.prompt, "files": self.query_one(FileBrowser),
-                "log": self.query_one(ExecutionLog)}[name]
 
 
 def _parsed(text: str) -> Command | None:

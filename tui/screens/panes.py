@@ -32,10 +32,12 @@ class PaneLayout(Screen[None]):
 
     chat_share = 60
     files_share = 45
+    #: The selector of the widget that takes focus for each pane; a screen names its own.
+    FOCUS_TARGETS: ClassVar[dict[str, str]] = _CONTAINERS
 
     def focusable_pane(self, name: str) -> Widget:
-        """The widget that takes focus for a pane (overridden by the screen that has them)."""
-        raise NotImplementedError
+        """The widget that takes focus for a pane."""
+        return self.query_one(self.FOCUS_TARGETS[name])
 
     def pane(self, name: str) -> Widget:
         return self.query_one(_CONTAINERS[name])
