@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from core.cli_ask_args import add_ask_parser
-from core.cli_audit import add_audit_parser, run_audit
-from core.cli_config import add_config_parser, run_config
+from core.cli_args import EXIT_USAGE, build_parser
+from core.cli_audit import run_audit
+from core.cli_config import run_config
 from core.errors import SandchatError
 from core.operations import SecureOperations
 from core.paths import AppPaths
@@ -26,37 +26,11 @@ from core.results import OperationResult
 from core.security.sanitize import strip_terminal_escapes
 from core.services import Services, build_services, load_settings, open_audit
 
-EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_BLOCKED, EXIT_FAILED, EXIT_DENIED = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_PROGRAM, EXIT_BLOCKED, EXIT_FAILED, EXIT_DENIED = 0, 1, 3, 4, 5
+__all__ = ["EXIT_USAGE", "build_parser", "run_cli"]
 _EXIT_BY_STATUS = {"ok": EXIT_OK, "error": EXIT_PROGRAM, "blocked": EXIT_BLOCKED,
                    "failed": EXIT_FAILED, "denied": EXIT_DENIED}
 _MARK = {"ok": "ok", "error": "error", "blocked": "BLOCKED", "failed": "FAILED", "denied": "DENIED"}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line; with no subcommand, ``sandchat`` opens the app."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--sandbox", default=argparse.SUPPRESS,
-                        help="the named sandbox to use (default: backend.sandbox in the config, 'default')")
-    common.add_argument("--backend", default=argparse.SUPPRESS, choices=["auto", "local", "daytona"],
-                        help="which sandbox backend (default: backend.mode in the config, 'auto')")
-    common.add_argument("--strict-config", action="store_true", default=argparse.SUPPRESS,
-                        help="stop with the error if the config file is broken, instead of using the defaults")
-    parser = argparse.ArgumentParser(
-        prog="sandchat", parents=[common],
-        description="Work with an AI assistant that acts on files and code only inside a sandbox.",
-    )
-    sub = parser.add_subparsers(dest="subcommand")
-    ex = sub.add_parser("exec", parents=[common], help="run commands through the pipeline and print results")
-    ex.add_argument("commands", nargs="+", metavar="COMMAND",
-                    help="e.g. 'read file:notes.txt'; '-' reads one command per line from stdin")
-    ex.add_argument("--json", action="store_true", help="print one JSON object per command")
-    ex.add_argument("--keep-going", action="store_true", help="run the remaining commands after a failure")
-    doc = sub.add_parser("doctor", parents=[common], help="show the backend, its isolation and the directories")
-    doc.add_argument("--json", action="store_true", help="print machine-readable output")
-    add_config_parser(sub)
-    add_audit_parser(sub)
-    add_ask_parser(sub, parents=[common])
-    return parser
 
 
 def read_commands(items: Sequence[str], stdin: TextIO) -> list[str]:

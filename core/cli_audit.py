@@ -33,40 +33,6 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _add_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", help="from this time: ISO date/time or an age like 7d")
-    parser.add_argument("--until", help="before this time")
-    parser.add_argument("--actor", choices=["user", "assistant", "app"])
-    parser.add_argument("--tool", help="e.g. write_file, execute_code")
-    parser.add_argument("--status", choices=["started", "ok", "error", "failed", "blocked", "denied"])
-    parser.add_argument("--text", help="words in the command, path or message")
-    parser.add_argument("--session", help="a session id")
-
-
-def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``audit`` subcommand and its actions."""
-    audit = sub.add_parser("audit", help="list, verify and export the record of every operation")
-    actions = audit.add_subparsers(dest="audit_action", required=True)
-    lst = actions.add_parser("list", help="records, newest first")
-    _add_filters(lst)
-    lst.add_argument("--limit", type=int, default=50)
-    lst.add_argument("--before-seq", type=int, help="the page before this record number")
-    lst.add_argument("--json", action="store_true")
-    show = actions.add_parser("show", help="one record in full")
-    show.add_argument("seq", type=int)
-    show.add_argument("--json", action="store_true")
-    actions.add_parser("verify", help="check the chain; says where it breaks")
-    export = actions.add_parser("export", help="records as JSON lines, for a SIEM")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
-    export.add_argument("--output", "-o", help="a file (default: stdout)")
-    _add_filters(export)
-    stats = actions.add_parser("stats", help="per tool: count, success and blocked rates, p50/p95 duration")
-    _add_filters(stats)
-    stats.add_argument("--json", action="store_true")
-    prune = actions.add_parser("prune", help="delete records older than a date, keeping the chain verifiable")
-    prune.add_argument("--before", required=True, help="ISO date/time or an age like 90d")
-
-
 def filters_from(args: argparse.Namespace) -> AuditFilter:
     return AuditFilter(
         since=parse_when(args.since) if args.since else None,

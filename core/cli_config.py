@@ -14,20 +14,6 @@ from core.config_model import secret_keys
 from core.paths import AppPaths
 
 
-def add_config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``config`` subcommand and its actions."""
-    cfg = sub.add_parser("config", help="show or change the settings")
-    actions = cfg.add_subparsers(dest="config_action", required=True)
-    actions.add_parser("path", help="print where the config file is")
-    show = actions.add_parser("show", help="print every setting (API keys masked)")
-    show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
-    get = actions.add_parser("get", help="print one setting, e.g. local.timeout")
-    get.add_argument("key")
-    put = actions.add_parser("set", help="change one setting in the config file, e.g. local.timeout 60")
-    put.add_argument("key")
-    put.add_argument("value")
-
-
 def run_config(args: argparse.Namespace, paths: AppPaths, out: TextIO) -> int:
     """Carry out one ``config`` action; a broken file raises ConfigError (the caller prints it)."""
     action = args.config_action

@@ -13,6 +13,7 @@ from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
+from core.choices import APPROVAL_MODES, BACKEND_MODES, DAYTONA_LANGUAGES, RULE_ACTIONS, SEARCH_PROVIDERS
 from core.commands import Command
 from core.config_checks import (
     Check,
@@ -36,11 +37,6 @@ from core.errors import SandchatError
 
 T = TypeVar("T")
 
-BACKEND_MODES = ("auto", "local", "daytona")
-APPROVAL_MODES = ("read-only", "ask", "auto-edit", "full-auto")
-RULE_ACTIONS = ("allow", "ask", "deny")
-SEARCH_PROVIDERS = ("none", "searxng", "brave", "duckduckgo")  # duckduckgo: accepted, refused with advice
-DAYTONA_LANGUAGES = ("python", "typescript", "javascript")
 # Rules name tools as the assistant calls them; "*" is every tool. Taken from the command types so a new
 # command is accepted here at once, and a misspelt tool in a deny rule is an error, not a rule that never fires.
 TOOL_NAMES: tuple[str, ...] = tuple(sorted(cls.tool for cls in get_args(Command))) + ("*",)

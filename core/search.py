@@ -36,7 +36,8 @@ from dataclasses import asdict, dataclass
 from email.message import Message
 from typing import IO, NoReturn
 
-from core.config_model import SEARCH_PROVIDERS, SearchConfig
+from core.choices import SEARCH_PROVIDERS
+from core.config_model import SearchConfig
 from core.errors import SandchatError
 from core.security.sanitize import CONTROL_CHARS, strip_terminal_escapes
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.audit import AuditContext, AuditLog
 from core.backends.base import Backend
@@ -16,6 +17,10 @@ from core.errors import SandboxUnavailable
 from core.operations import Limits, SecureOperations
 from core.paths import AppPaths, check_sandbox_name, ensure_private_dir
 from core.security.policy import ApprovalPolicy, Approver, backend_reader
+
+if TYPE_CHECKING:
+    from core.operations import Searcher
+    from core.search import SearchResult, WebSearch
 
 MiB = 1024 * 1024
 
@@ -148,13 +153,11 @@ def build_services(
     choice = effective_choice(config, env, backend, paths)
     name = check_sandbox_name(sandbox or config.backend.sandbox)
     box = open_backend(choice, paths, name, config)
-    from core.search import WebSearch  # urllib and http.client: only once services are built
-
     ops = SecureOperations(
         box,
         limits=pipeline_limits(config),
         gate=approval_policy(config, box, approver, mode, confirm_user_risk=confirm_user_risk),
-        searcher=WebSearch(config.search, api_key=config.search.api_key or None),
+        searcher=deferred_web_search(config),
     )
     audit = None
     if config.audit.enabled:
@@ -165,6 +168,21 @@ def build_services(
         audit = open_audit(paths, config, context)
         ops.recorder = audit
     return Services(paths, loaded, error, choice, name, box, ops, audit)
+
+
+def deferred_web_search(config: Config) -> Searcher:
+    """The pipeline's ``search web:``; core.search (urllib, http.client) is imported at the first search, not
+    on the app's way to its first frame."""
+    made: list[WebSearch] = []
+
+    async def search(query: str) -> list[SearchResult]:
+        if not made:
+            from core.search import WebSearch
+
+            made.append(WebSearch(config.search, api_key=config.search.api_key or None))
+        return await made[0](query)
+
+    return search
 
 
 def approval_policy(

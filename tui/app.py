@@ -1,14 +1,21 @@
 """The sandchat app: chat, the sandbox's files and a live execution log over one pipeline.
 
-Services come through the constructor (the entry point builds the real ones, tests build them over a temp
-dir). Core events, from the pipeline and the assistant, are carried into Textual's message queue
-(``tui.messages``) and shown by the main screen.
+Services come through the constructor (tests build them over a temp dir), or, as the ``sandchat`` command
+starts it (:class:`StartingApp`), from a loader that runs in a thread after the first frame: the first frame
+needs only textual and a few light modules, the config, the audit database, the backend and the model client
+come after it (tui/screens/start.py). Core events, from the pipeline and the assistant, are carried into
+Textual's message queue (``tui.messages``) and shown by the main screen.
+
+Nothing from the pipeline is imported at module level here: this module is on the way to the first frame.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,20 +25,19 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from core.config import Config
-from core.events import OperationFinished
-from core.operations import SecureOperations
-from core.results import OperationResult
-from core.security.sanitize import strip_terminal_escapes
+from tui.approval_messages import ApprovalAsked, ApprovalSettled
 from tui.messages import AssistantUpdate, PipelineBatcher, PipelineEvents, ReplyCoalescer, ReplyText
-from tui.screens.approval import ApprovalAsked, ApprovalSettled
-from tui.screens.main import MainScreen
+from tui.screens.start import StartScreen
 from tui.widgets.status_bar import StatusInfo
 
 if TYPE_CHECKING:
     from core.assistant.loop import Assistant
     from core.audit import AuditLog
+    from core.config import Config
     from core.history import ConversationStore
+    from core.operations import SecureOperations
+    from core.results import OperationResult
+    from tui.screens.main import MainScreen
 
 
 AUTO_VERIFY_LIMIT = 200_000  # records verified at start-up without being asked
@@ -41,12 +47,42 @@ def local_clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
+def _main_screen() -> Screen[Any]:
+    from tui.screens.main import MainScreen  # the panes, the pipeline's types: only once the services exist
+
+    return MainScreen()
+
+
+def _plain(text: str) -> str:
+    from core.security.sanitize import strip_terminal_escapes
+
+    return strip_terminal_escapes(text)
+
+
+@dataclass(frozen=True)
+class Started:
+    """The services the app works with, as a loader builds them."""
+
+    ops: SecureOperations
+    config: Config
+    audit: AuditLog | None = None
+    assistant: Assistant | None = None
+    history: ConversationStore | None = None
+    sandbox_name: str = "default"
+    backend_reason: str = ""
+    config_error: str = ""
+
+
+#: Builds the services in the app's start-up thread; raises SandchatError when they cannot be built.
+Loader = Callable[["SandchatApp"], Started]
+
+
 class SandchatApp(App[int]):
     """The app gets its services through the constructor so tests can build it over a temp dir."""
 
     CSS_PATH = "app.tcss"
     TITLE = "sandchat"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {"main": MainScreen}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {"main": _main_screen}
     DEFAULT_MODE = "main"  # a mode, not get_default_screen(): only screens of modes get their CSS_PATH loaded
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
@@ -58,9 +94,12 @@ class SandchatApp(App[int]):
         Binding("ctrl+s", "settings", "Settings", id="app.settings", show=False),
     ]
 
+    ops: SecureOperations
+    config: Config
+
     def __init__(
         self,
-        ops: SecureOperations,
+        ops: SecureOperations | None = None,
         config: Config | None = None,
         audit: AuditLog | None = None,
         assistant: Assistant | None = None,
@@ -72,37 +111,76 @@ class SandchatApp(App[int]):
         config_path: Path | None = None,
         keymap: Mapping[str, str] | None = None,
         time_format: Callable[[float], str] = local_clock,
+        load: Loader | None = None,
     ) -> None:
         super().__init__()
-        self.ops = ops
-        self.config = config or Config()
-        self.audit = audit
-        self.assistant = assistant
-        self.history = history
-        self.sandbox_name = sandbox_name
-        self.backend_reason = backend_reason
-        self.config_error = config_error
         self.config_path = config_path
         self.time_format = time_format
-        self.keymap = {**self.config.keys.bindings, **(keymap or {})}
+        self._extra_keys = dict(keymap or {})
+        self.keymap: dict[str, str] = dict(self._extra_keys)
         self.results: list[OperationResult] = []
         self._unsubscribe: list[Callable[[], None]] = []
         self._audit_count_pending = False
         self._audit_state = "checking"
+        self.audit: AuditLog | None = None
+        self.assistant: Assistant | None = None
+        self.history: ConversationStore | None = None
+        self.sandbox_name = sandbox_name
+        self.backend_reason = backend_reason
+        self.config_error = config_error
+        self.ready = False  # the services are in place (at once when given, after the loader otherwise)
+        #: The loader's outcome; the entry point closes the services through it, however the app ended.
+        self.started: concurrent.futures.Future[Started] = concurrent.futures.Future()
+        self._load = load
+        self.loading = False  # the loader thread was started
+        if ops is not None:
+            if config is None:
+                from core.config import Config
+
+                config = Config()
+            self._use(Started(ops, config, audit, assistant, history, sandbox_name, backend_reason, config_error))
+        elif load is None:
+            raise TypeError("SandchatApp needs its services (ops, ...) or a loader that builds them")
+
+    def _use(self, started: Started) -> None:
+        self.ops = started.ops
+        self.config = started.config
+        self.audit = started.audit
+        self.assistant = started.assistant
+        self.history = started.history
+        self.sandbox_name = started.sandbox_name
+        self.backend_reason = started.backend_reason
+        self.config_error = started.config_error
+        self.keymap = {**started.config.keys.bindings, **self._extra_keys}
+        self.ready = True
+        if not self.started.done():
+            self.started.set_result(started)
 
     @property
     def main(self) -> MainScreen:
+        from tui.screens.main import MainScreen
+
         screen = self.screen_stack[0]
         assert isinstance(screen, MainScreen)
         return screen
 
     def on_load(self) -> None:
         # Before any screen mounts: the file browser lists the workspace as soon as it is mounted.
+        if self.ready:
+            self._subscribe()
+
+    def on_mount(self) -> None:
+        if self.ready:
+            self._begin()
+        else:
+            self.call_after_refresh(self._start_loading)  # after the first frame: loading competes for the GIL
+
+    def _subscribe(self) -> None:
         self._unsubscribe.append(self.ops.subscribe(PipelineBatcher(self.post_message)))
         if self.assistant is not None:
             self._unsubscribe.append(self.assistant.subscribe(ReplyCoalescer(self.post_message)))
 
-    def on_mount(self) -> None:
+    def _begin(self) -> None:
         start = getattr(self.ops.backend, "start", None)
         if callable(start):  # a Daytona sandbox is found or created in the background while the person types
             self.run_worker(start(), name="backend-start", exit_on_error=False)
@@ -114,6 +192,46 @@ class SandchatApp(App[int]):
         if self.config_error:
             self.notify(self.config_error, title="Config file ignored: using the defaults", severity="error",
                         timeout=30, markup=False)
+
+    # -- start-up through a loader ---------------------------------------------------------------------
+    def _start_loading(self) -> None:
+        self.loading = True
+        threading.Thread(target=self._load_in_thread, name="sandchat-start", daemon=True).start()
+
+    def _load_in_thread(self) -> None:
+        assert self._load is not None
+        try:
+            started = self._load(self)
+        except BaseException as error:  # the entry point reports it once the app has closed
+            self.started.set_exception(error)
+            self._if_running(self._load_failed)
+            return
+        self.started.set_result(started)
+        self._if_running(self._loaded, started)
+
+    def _if_running(self, callback: Callable[..., object], *args: object) -> None:
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:  # the person quit before the services were ready: the entry point closes them
+            pass
+
+    def _load_failed(self) -> None:
+        self.exit(return_code=2)  # the entry point prints the reason once the terminal is restored
+
+    async def _loaded(self, started: Started) -> None:
+        if self._exit or not self.screen_stack:  # quitting already: the entry point closes the services
+            return
+        self._use(started)
+        self._subscribe()
+        typed, submitted = ("", False)
+        if isinstance(self.screen, StartScreen):
+            typed, submitted = self.screen.take_typed()
+        await self.switch_mode("main")  # the start screen stays, suspended, in textual's default mode
+        self._begin()
+        if typed:
+            self.main.chat.prompt.insert(typed)
+        if submitted:
+            self.main.chat.prompt.action_submit()
 
     def status_info(self) -> StatusInfo:
         """What the status bar shows, from the services."""
@@ -132,6 +250,8 @@ class SandchatApp(App[int]):
     def _pipeline_events(self, message: PipelineEvents) -> None:
         events = message.take()
         self.main.show_pipeline_events(events)
+        from core.events import OperationFinished
+
         if self.audit is not None and any(isinstance(e, OperationFinished) for e in events):
             self._count_audit_soon()
 
@@ -147,6 +267,8 @@ class SandchatApp(App[int]):
 
     def _main_is_up(self) -> bool:
         # Answers can arrive while the app is shutting down, when there is no main screen left to update.
+        from tui.screens.main import MainScreen
+
         return bool(self.screen_stack) and isinstance(self.screen_stack[0], MainScreen)
 
     @on(ApprovalAsked)
@@ -165,7 +287,7 @@ class SandchatApp(App[int]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
-            self.notify(strip_terminal_escapes(f"{type(error).__name__}: {error}"), title="Something went wrong",
+            self.notify(_plain(f"{type(error).__name__}: {error}"), title="Something went wrong",
                         severity="error", markup=False, timeout=15)
 
     # -- the audit log in the status bar ----------------------------------------------------------------
@@ -188,7 +310,7 @@ class SandchatApp(App[int]):
         report = self.audit.verify()
         self._audit_state = "verified" if report.ok else "BROKEN"
         if not report.ok:
-            self.call_from_thread(self.notify, strip_terminal_escapes(report.problem), title="Audit log BROKEN",
+            self.call_from_thread(self.notify, _plain(report.problem), title="Audit log BROKEN",
                                   severity="error", timeout=60, markup=False)
         self.call_from_thread(self._show_audit_count, self.audit.last_seq)
 
@@ -218,11 +340,20 @@ class SandchatApp(App[int]):
         if not self._already_open("HelpScreen"):
             self.push_screen(HelpScreen(self.keymap))
 
+    def _still_starting(self) -> bool:
+        """Before the services are ready there is no audit log, history or chat to open: say so."""
+        if not self.ready:
+            self.notify("sandchat is still starting: the sandbox and the audit log are being opened.",
+                        severity="warning", timeout=3)
+        return not self.ready
+
     def _already_open(self, name: str) -> bool:
         # The keys stay bound while a screen is open: pressing one again must not stack a second copy.
         return type(self.screen).__name__ == name
 
     def action_audit(self) -> None:
+        if self._still_starting():
+            return
         if self.audit is None:
             self.notify("The audit log is off (audit.enabled = false).", severity="warning")
             return
@@ -232,6 +363,8 @@ class SandchatApp(App[int]):
             self.push_screen(AuditScreen(self.audit))
 
     def action_stats(self) -> None:
+        if self._still_starting():
+            return
         if self.audit is None:
             self.notify("Statistics come from the audit log, which is off.", severity="warning")
             return
@@ -255,6 +388,8 @@ class SandchatApp(App[int]):
                         title="Settings")
 
     def action_conversations(self) -> None:
+        if self._still_starting():
+            return
         if self.history is None:
             self.notify("Conversations are not kept in this session.", severity="warning")
             return
@@ -280,6 +415,8 @@ class SandchatApp(App[int]):
         await self.main.chat.show_conversation(self.assistant.messages)
 
     def action_new_conversation(self) -> None:
+        if self._still_starting():
+            return
         if self.assistant is not None:
             if self.assistant.busy:
                 self.notify("Stop the current reply first (esc).", severity="warning")
@@ -289,6 +426,8 @@ class SandchatApp(App[int]):
         self.notify("New conversation.")
 
     def action_verify_audit(self) -> None:
+        if self._still_starting():
+            return
         self.check_audit(always=True)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -301,8 +440,26 @@ class SandchatApp(App[int]):
         self._unsubscribe.clear()
 
 
+class StartingApp(SandchatApp):
+    """sandchat as the command starts it: the start screen first, the services from ``load`` after its frame.
+
+    ``started`` holds what the loader built (or the error it raised) however the app ended, so the entry point
+    can close the services, or report why they could not be built.
+    """
+
+    DEFAULT_MODE = "_default"  # textual's own: the start screen as the default screen costs one layout, a mode two
+
+    def __init__(self, load: Loader, *, config_path: Path | None = None) -> None:
+        super().__init__(load=load, config_path=config_path)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return StartScreen()
+
+
 def palette_commands(app: SandchatApp) -> Iterable[SystemCommand]:
     """The app's own actions in the command palette, each with the key that also runs it."""
+    if not app.ready:
+        return
     main = app.main
 
     def key(binding_id: str, default: str) -> str:

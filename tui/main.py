@@ -1,24 +1,31 @@
 """The ``sandchat`` command: the app by default, headless subcommands otherwise.
 
-Textual is imported only when the app opens, so ``sandchat exec`` and ``sandchat doctor`` start fast.
+Textual is imported only when the app opens, so ``sandchat exec`` and ``sandchat doctor`` start fast; the
+headless runners (core/cli.py) are imported only for a subcommand, so the app's first frame does not wait for
+them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from core.cli import EXIT_USAGE, build_parser, run_cli
+from core.cli_args import EXIT_USAGE, build_parser
 from core.errors import SandchatError
 from core.paths import AppPaths
-from core.services import Services, build_services
 
 if TYPE_CHECKING:
     from core.assistant.loop import Assistant
     from core.history import ConversationStore
+    from core.security.policy import Approver
+    from core.services import Services
+    from tui.app import SandchatApp, Started
+
+LOAD_WAIT = 60.0  # seconds to wait, after the app closed, for services still being built (then closed)
 
 
 def model_configured(services: Services) -> bool:
@@ -47,12 +54,11 @@ def open_history(services: Services) -> ConversationStore:
     return ConversationStore.open(services.paths.data_dir, known_secrets=secrets)
 
 
-def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
-    """Open the app on the chosen sandbox and close the sandbox when it ends."""
-    from tui.app import SandchatApp
-    from tui.screens.approval import ModalApprover
+def load_services(args: argparse.Namespace, paths: AppPaths, approver: Approver) -> tuple[Services, Started]:
+    """Everything the app works with, built as the command line asked; ``approver`` asks the approvals."""
+    from core.services import build_services
+    from tui.app import Started
 
-    approver = ModalApprover()  # the app is attached below: the services are built before it exists
     services = build_services(
         paths,
         sandbox=getattr(args, "sandbox", None),
@@ -61,26 +67,81 @@ def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
         approver=approver,
         confirm_user_risk=True,
     )
-    history = open_history(services)
-    assistant = build_assistant(services, history)
-    app = SandchatApp(
+    try:
+        history = open_history(services)
+        assistant = build_assistant(services, history)
+    except BaseException:
+        asyncio.run(services.close())
+        raise
+    return services, Started(
         services.ops,
         services.config,
         services.audit,
         assistant,
-        history=history,
+        history,
         sandbox_name=services.sandbox,
         backend_reason=services.choice.reason,
         config_error=str(services.config_error) if services.config_error else "",
-        config_path=paths.config_file,
     )
-    approver.attach(app)
+
+
+def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
+    """Open the app on the chosen sandbox and close the sandbox when it ends.
+
+    The app paints its frame first and builds the services in a thread after it (tui/screens/start.py); with
+    ``--strict-config`` they are built before the app opens, so a broken config stops it before it shows.
+    """
+    from tui.app import SandchatApp, StartingApp
+
+    built: list[Services] = []
+
+    def load(app: SandchatApp) -> Started:
+        from tui.screens.approval import ModalApprover
+
+        services, started = load_services(args, paths, ModalApprover(app))
+        built.append(services)
+        return started
+
+    app: SandchatApp
+    if getattr(args, "strict_config", False):
+        from tui.screens.approval import ModalApprover
+
+        approver = ModalApprover()  # the app is attached below: the services are built before it exists
+        services, started = load_services(args, paths, approver)
+        built.append(services)
+        app = SandchatApp(
+            started.ops, started.config, started.audit, started.assistant, history=started.history,
+            sandbox_name=started.sandbox_name, backend_reason=started.backend_reason,
+            config_error=started.config_error, config_path=paths.config_file,
+        )
+        approver.attach(app)
+    else:
+        app = StartingApp(load, config_path=paths.config_file)
     try:
         code = app.run()
     finally:
-        asyncio.run(_close(services, assistant))
-        history.close()
+        ended = _wait_started(app)
+        if ended is not None:
+            asyncio.run(_close(built[0], ended.assistant))
+            if ended.history is not None:
+                ended.history.close()
+    error = app.started.exception() if app.started.done() else None
+    if error is not None:
+        raise error  # the services could not be built: main() reports it
     return code or 0
+
+
+def _wait_started(app: SandchatApp) -> Started | None:
+    """What the loader built, waiting for it if the person quit while it ran; None if it failed or never ran."""
+    if not (app.started.done() or app.loading):
+        return None
+    try:
+        return app.started.result(timeout=LOAD_WAIT)
+    except concurrent.futures.TimeoutError:
+        sys.stderr.write("sandchat: the sandbox was still starting when the app closed; it was left to end\n")
+        return None
+    except Exception:  # noqa: BLE001 - the loader's error: raised to the caller after this
+        return None
 
 
 async def _close(services: Services, assistant: Assistant | None) -> None:
@@ -95,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     if args.subcommand is not None:
+        from core.cli import run_cli
+
         return run_cli(args)
     try:
         return run_app(args, AppPaths.from_environment())

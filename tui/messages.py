@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from core.assistant.events import AssistantEvent, ReplyDelta
-from core.events import Event
+if TYPE_CHECKING:  # the app imports this module on its way to the first frame: core's events load later
+    from core.assistant.events import AssistantEvent
+    from core.events import Event
 
 
 class PipelineEvents(Message):
@@ -81,13 +83,16 @@ class ReplyCoalescer:
     """Turns the assistant's events into messages, gathering reply text while a message waits."""
 
     def __init__(self, post: Callable[[Message], object]) -> None:
+        from core.assistant.events import ReplyDelta
+
+        self._delta = ReplyDelta
         self._post = post
         self._open: ReplyText | None = None
         self._lock = threading.Lock()  # events may come from another thread; post_message is thread-safe
 
     def __call__(self, event: AssistantEvent) -> None:
         with self._lock:
-            if isinstance(event, ReplyDelta):
+            if isinstance(event, self._delta):
                 if self._open is None:
                     self._open = ReplyText(self)
                     self._open.parts.append(event.text)

@@ -8,11 +8,14 @@ escapes nor Rich markup in it have any effect.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from core.security.risk import RiskFinding
 from core.security.sanitize import CONTROL_CHARS, strip_terminal_escapes, visible_control_chars
+
+if TYPE_CHECKING:
+    from core.security.risk import RiskFinding
 
 
 def untrusted(text: str, style: str = "") -> Text:

@@ -13,8 +13,8 @@ import pytest
 
 from core.assistant.errors import how_to_configure
 from core.backends.local import LocalSandbox
+from core.cli_args import add_ask_parser
 from core.cli_ask import policy_gate_factory, run_ask
-from core.cli_ask_args import add_ask_parser
 from core.config_model import AssistantConfig
 from core.history import ConversationStore
 from core.operations import SecureOperations

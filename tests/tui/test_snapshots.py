@@ -23,7 +23,7 @@ from core.operations import OperationRequest, SecureOperations
 from core.results import OperationResult
 from core.security.policy import ApprovalRequest, make_diff
 from tests.tui.fakes import FixedAudit, FixedBackend
-from tui.app import SandchatApp
+from tui.app import SandchatApp, Started, StartingApp
 from tui.screens.approval import ApprovalScreen
 from tui.widgets.exec_log import ExecutionLog
 from tui.widgets.prompt import PromptArea
@@ -112,3 +112,19 @@ def test_approval_modal_for_risky_code(snap_compare: SnapCompare) -> None:
     assert snap_compare(ModalHost(question), terminal_size=(120, 40))
 
 
+
+
+def _never_loads(app: SandchatApp) -> Started:
+    raise AssertionError("the start screen's picture is taken before the loader runs")
+
+
+async def type_while_starting(pilot: Pilot[Any]) -> None:
+    await pilot.press(*"read file:notes.txt")
+    await pilot.pause()
+
+
+def test_start_screen(snap_compare: SnapCompare) -> None:
+    """The frame painted before the services exist, with what the person typed meanwhile."""
+    app = StartingApp(_never_loads)
+    app._start_loading = lambda: None  # type: ignore[method-assign]  # the picture of the frame alone
+    assert snap_compare(app, terminal_size=(120, 40), run_before=type_while_starting)

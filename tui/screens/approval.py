@@ -20,13 +20,13 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 from textual.worker import NoActiveWorker, get_current_worker
 
 from core.commands import CommandSyntaxError, RunCode, parse
 from core.security.policy import Answer, ApprovalAnswer, ApprovalRequest
+from tui.approval_messages import ApprovalAsked, ApprovalSettled
 from tui.safe_text import typed, with_findings
 
 ARM_DELAY = 0.4  # seconds during which keys do not answer
@@ -170,23 +170,6 @@ class ApprovalScreen(ModalScreen[ApprovalAnswer]):
             self.query_one("#edit-error", Static).update(typed(err.pretty(), style="bold red"))
             return
         self.dismiss(ApprovalAnswer("edit", command=command, note="edited in the app"))
-
-
-class ApprovalAsked(Message):
-    """An approval question is open (the chat marks the command's card as waiting)."""
-
-    def __init__(self, request: ApprovalRequest) -> None:
-        super().__init__()
-        self.request = request
-
-
-class ApprovalSettled(Message):
-    """The question was answered (or abandoned)."""
-
-    def __init__(self, request: ApprovalRequest, answer: ApprovalAnswer | None) -> None:
-        super().__init__()
-        self.request = request
-        self.answer = answer
 
 
 class ModalApprover:
