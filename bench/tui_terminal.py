@@ -67,6 +67,13 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, ms (Linux): unlike wall time, not inflated by load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def sandchat_argv(python: str) -> list[str]:
     """The installed console script next to ``python``, else the module."""
     script = Path(python).with_name("sandchat")

@@ -160,7 +160,8 @@ class SandchatApp(App[int]):
     def main(self) -> MainScreen:
         from tui.screens.main import MainScreen
 
-        screen = self.screen_stack[0]
+        # The bottom screen, or the one over the start screen when the app was started through a loader.
+        screen = self.screen_stack[1 if isinstance(self.screen_stack[0], StartScreen) else 0]
         assert isinstance(screen, MainScreen)
         return screen
 
@@ -226,7 +227,7 @@ class SandchatApp(App[int]):
         typed, submitted = ("", False)
         if isinstance(self.screen, StartScreen):
             typed, submitted = self.screen.take_typed()
-        await self.switch_mode("main")  # the start screen stays, suspended, in textual's default mode
+        await self.push_screen(_main_screen())  # over the start screen; a new mode would re-parse all the CSS
         self._begin()
         if typed:
             self.main.chat.prompt.insert(typed)
@@ -269,7 +270,7 @@ class SandchatApp(App[int]):
         # Answers can arrive while the app is shutting down, when there is no main screen left to update.
         from tui.screens.main import MainScreen
 
-        return bool(self.screen_stack) and isinstance(self.screen_stack[0], MainScreen)
+        return any(isinstance(screen, MainScreen) for screen in self.screen_stack[:2])
 
     @on(ApprovalAsked)
     def _approval_asked(self, message: ApprovalAsked) -> None:
