@@ -52,7 +52,7 @@ from core.audit_chain import AnchorUnreadable, KeyUnavailable, Signer, load_key,
 from core.audit_fields import intent_fields, make_scrub, outcome_fields
 from core.audit_store import Durability
 from core.audit_types import AuditContext, AuditFilter, AuditRecord, PruneReport, ToolStats, VerifyReport
-from core.audit_verify import verify_log
+from core.audit_verify import Progress, verify_log
 from core.errors import SandchatError
 from core.paths import ensure_private_dir
 
@@ -240,10 +240,14 @@ class AuditLog:
         with self._snapshot() as conn, _read_transaction(conn):
             return audit_reports.tool_stats(conn, audit_query.select(conn, flt, text_index=indexed, outcomes_only=True))
 
-    def verify(self) -> VerifyReport:
-        """Check every MAC and link, the sequence, and the tail against the anchor."""
+    def verify(self, progress: Progress | None = None) -> VerifyReport:
+        """Check every MAC and link, the sequence, and the tail against the anchor.
+
+        ``progress(checked, total)`` is called as the walk goes (core.audit_verify.PROGRESS_EVERY records);
+        an exception it raises stops the walk and comes out of here.
+        """
         with self._snapshot() as conn:
-            return verify_log(conn, self._signer, self._key_problem, self.anchor_path)
+            return verify_log(conn, self._signer, self._key_problem, self.anchor_path, progress)
 
     @property
     def last_seq(self) -> int:

@@ -9,7 +9,7 @@ database ahead of the anchor (accepted), never behind it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,11 @@ from core.audit_types import COLUMNS, VerifyReport
 
 #: How far from its place a moved record is looked for when its MAC fails (besides its chain neighbours).
 _MOVE_WINDOW = 16
+#: Records between two calls of a progress callback.
+PROGRESS_EVERY = 10_000
+
+#: Told (records checked, records to check) as the walk goes; may raise to stop it (the exception propagates).
+Progress = Callable[[int, int], None]
 
 
 class _Broken(Exception):
@@ -41,8 +46,12 @@ class _Walk:
     notes: list[str] = field(default_factory=list)
 
 
-def verify_log(conn: sqlite3.Connection, signer: Signer | None, key_problem: str, anchor_path: Path) -> VerifyReport:
-    """Verify the whole log through ``conn`` (a connection of its own: the walk holds a read snapshot)."""
+def verify_log(conn: sqlite3.Connection, signer: Signer | None, key_problem: str, anchor_path: Path,
+               progress: Progress | None = None) -> VerifyReport:
+    """Verify the whole log through ``conn`` (a connection of its own: the walk holds a read snapshot).
+
+    ``progress`` is told how far the walk is every PROGRESS_EVERY records, and once at the start.
+    """
     if signer is None:
         return VerifyReport(False, 0, None, key_problem)
     try:
@@ -54,14 +63,24 @@ def verify_log(conn: sqlite3.Connection, signer: Signer | None, key_problem: str
     try:
         try:
             _start(conn, signer, walk)
+            total = max(0, _newest_seq(conn) - walk.expected_seq + 1)
+            if progress is not None:
+                progress(0, total)
             for fields in _rows(conn):
                 _check_record(conn, signer, walk, fields)
+                if progress is not None and walk.checked % PROGRESS_EVERY == 0:
+                    progress(walk.checked, total)
             _check_anchor(conn, signer, walk, anchor, anchor_problem, anchor_path)
         except _Broken as broken:
             return VerifyReport(False, walk.checked, broken.seq, broken.problem, tuple(walk.notes))
     finally:
         conn.execute("ROLLBACK")
     return VerifyReport(True, walk.checked, None, "", tuple(walk.notes))
+
+
+def _newest_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(seq) FROM records").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _rows(conn: sqlite3.Connection) -> Iterator[dict[str, object]]:

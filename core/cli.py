@@ -218,7 +218,7 @@ def _audit_main(args: argparse.Namespace, paths: AppPaths) -> int:
     loaded, _ = load_settings(paths, strict=getattr(args, "strict_config", False), environ=os.environ)
     log = open_audit(paths, loaded.config)
     try:
-        return run_audit(args, log, sys.stdout)
+        return run_audit(args, log, sys.stdout, sys.stderr)
     finally:
         log.close()
 

@@ -50,7 +50,7 @@ def record_line(r: AuditRecord) -> str:
     return visible_control_chars(f"{r.seq:>7} {r.time[:19]} {r.actor:<9} {r.status:<8}{exit_part}{duration} {command}")
 
 
-def run_audit(args: argparse.Namespace, log: AuditLog, out: TextIO) -> int:
+def run_audit(args: argparse.Namespace, log: AuditLog, out: TextIO, err: TextIO | None = None) -> int:
     """Carry out one ``audit`` action; 0 on success, 1 when verification fails or a record is missing."""
     action = args.audit_action
     if action == "list":
@@ -68,7 +68,7 @@ def run_audit(args: argparse.Namespace, log: AuditLog, out: TextIO) -> int:
         out.write(text + "\n")
         return 0
     if action == "verify":
-        return _verify(log, out)
+        return _verify(log, out, err)
     if action == "export":
         return _export(args, log, out)
     if action == "stats":
@@ -84,8 +84,20 @@ def _show(data: dict[str, object]) -> str:
     return "\n".join(visible_control_chars(f"{k:<{width}}  {v}") for k, v in data.items())
 
 
-def _verify(log: AuditLog, out: TextIO) -> int:
-    report = log.verify()
+def _verify(log: AuditLog, out: TextIO, err: TextIO | None) -> int:
+    """``err``, when it is a terminal, shows how far the walk is (a million records take a while)."""
+    shown = err is not None and err.isatty()
+
+    def progress(checked: int, total: int) -> None:
+        assert err is not None
+        if total:
+            err.write(f"\rverifying… {checked:,} of {total:,} records ({checked * 100 // total}%)")
+            err.flush()
+
+    report = log.verify(progress if shown else None)
+    if shown:
+        assert err is not None
+        err.write("\r\x1b[K")  # the progress line gives way to the result
     if report.ok:
         out.write(f"audit log OK: {report.records_checked} records verified\n")
     else:

@@ -308,7 +308,12 @@ class SandchatApp(App[int]):
             self.call_from_thread(self._show_audit_count, records)
             return
         self.call_from_thread(self._show_audit, "audit: checking…", "checking")
-        report = self.audit.verify()
+
+        def progress(checked: int, total: int) -> None:
+            if checked and total:
+                self.call_from_thread(self._show_audit, f"audit: checking… {checked * 100 // total}%", "checking")
+
+        report = self.audit.verify(progress)
         self._audit_state = "verified" if report.ok else "BROKEN"
         if not report.ok:
             self.call_from_thread(self.notify, _plain(report.problem), title="Audit log BROKEN",

@@ -321,3 +321,29 @@ def test_a_cut_tail_is_never_hidden_by_the_next_append(tmp_path: Path, reopen: b
     log.close()
     ok, first_bad, problem = verify(tmp_path)
     assert not ok and "truncated" in problem
+
+
+def test_verify_tells_its_progress_and_a_callback_can_stop_it(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.audit_verify
+
+    monkeypatch.setattr(core.audit_verify, "PROGRESS_EVERY", 50)
+    told: list[tuple[int, int]] = []
+    log = open_log(data)
+    try:
+        report = log.verify(lambda checked, total: told.append((checked, total)))
+        assert report.ok and report.records_checked == RECORDS
+        assert told == [(0, RECORDS), (50, RECORDS), (100, RECORDS), (150, RECORDS), (200, RECORDS)]
+
+        class Stop(Exception):
+            pass
+
+        def stop_at_100(checked: int, total: int) -> None:
+            if checked >= 100:
+                raise Stop
+
+        with pytest.raises(Stop):
+            log.verify(stop_at_100)
+        log.after(result(ReadFile("a.txt")))  # the stopped walk's snapshot was let go: the log still writes
+        assert log.verify().ok and log.last_seq == RECORDS + 1
+    finally:
+        log.close()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +15,7 @@ import pytest
 from core.cli_audit import parse_when
 from core.errors import ValidationError
 from core.paths import AppPaths
-from tests.core.test_cli import sandchat
+from tests.core.test_cli import ROOT, sandchat
 
 SECRET = "sk-proj-Zx9vQw8rT7yU6iO5pA4sD3fG2hJ1kL0m"
 
@@ -97,3 +101,29 @@ def test_parse_when() -> None:
     assert parse_when("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(ValidationError, match="not a time"):
         parse_when("yesterday-ish")
+
+
+def test_verify_on_a_terminal_shows_its_progress_then_clears_it(app_paths: AppPaths) -> None:
+    fill(app_paths)
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYTONA_", "OPENAI_"))}
+    try:
+        done = subprocess.run([sys.executable, "-m", "tui.main", "audit", "verify"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=secondary, text=True, timeout=120, check=False)
+        os.close(secondary)
+        shown = b""
+        while chunk := _read(primary):
+            shown += chunk
+    finally:
+        os.close(primary)
+    records = len(sandchat("audit", "list", "--json").stdout.splitlines())
+    assert done.returncode == 0 and f"audit log OK: {records} records verified" in done.stdout
+    assert f"verifying… 0 of {records} records (0%)".encode() in shown and shown.endswith(b"\r\x1b[K")
+    assert "verifying" not in done.stdout  # progress goes to the terminal only, never into piped output
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the other side is closed and everything was read
+        return b""

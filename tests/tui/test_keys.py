@@ -140,11 +140,12 @@ async def test_the_other_screens_open_from_their_keys(ops: SecureOperations, tmp
 
 async def test_the_status_bar_shows_weak_isolation_and_a_broken_audit_log() -> None:
     from core.audit_types import VerifyReport
+    from core.audit_verify import Progress
     from tests.tui.fakes import FixedAudit, FixedBackend
     from tui.widgets.status_bar import StatusBar
 
     class BrokenAudit(FixedAudit):
-        def verify(self) -> VerifyReport:
+        def verify(self, progress: Progress | None = None) -> VerifyReport:
             return VerifyReport(False, 7, first_bad_seq=8, problem="record 8: MAC does not match")
 
     app = SandchatApp(SecureOperations(FixedBackend(isolation="weak")), None, cast(AuditLog, BrokenAudit()))

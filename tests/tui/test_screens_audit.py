@@ -356,3 +356,25 @@ def test_record_detail_snapshot(tmp_path: Path, snap_compare: Callable[..., bool
     assert record is not None
     fixed = replace(record, mac="m" * 64, prev_mac="p" * 64, op_id=7)
     assert snap_compare(ScreenHost(AuditRecordScreen(fixed)), terminal_size=(120, 40))
+
+
+async def test_verify_shows_how_far_it_is(log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.audit_verify
+
+    monkeypatch.setattr(core.audit_verify, "PROGRESS_EVERY", 10)
+    shown: list[str] = []
+    original = AuditScreen._show_chain
+
+    def watched(self: AuditScreen, text: Text) -> None:
+        shown.append(text.plain)
+        original(self, text)
+
+    monkeypatch.setattr(AuditScreen, "_show_chain", watched)
+    app = ScreenHost(AuditScreen(log))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+    progress = [line for line in shown if " of 30 records" in line]
+    assert progress == [f"verifying the chain… {n} of 30 records ({n * 100 // 30}%)" for n in (0, 10, 20, 30)]
+    assert shown[-1] == "chain OK: 30 records verified"

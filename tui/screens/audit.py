@@ -32,6 +32,10 @@ from tui.screens.audit_table import AuditTable
 __all__ = ["AuditScreen"]
 
 
+class VerifyStopped(Exception):
+    """Raised from the progress callback when the verifying worker was cancelled (a newer request, or closed)."""
+
+
 def verify_summary(report: VerifyReport) -> Text:
     """The outcome of a chain verification in one line (two with notes), styled by outcome."""
     if report.ok:
@@ -137,10 +141,23 @@ class AuditScreen(Screen[None]):
         self.verify_chain()
 
     @work(thread=True, exclusive=True, group="audit-verify", exit_on_error=False)
-    def verify_chain(self) -> VerifyReport:
-        """Check the whole chain in a thread; the newest request wins."""
-        report = self.audit.verify()
-        if not get_current_worker().is_cancelled:
+    def verify_chain(self) -> VerifyReport | None:
+        """Check the whole chain in a thread, showing how far it is; the newest request wins, closing stops it."""
+        worker = get_current_worker()
+
+        def progress(checked: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise VerifyStopped
+            if total:
+                self.app.call_from_thread(self._show_chain, Text(
+                    f"verifying the chain… {checked:,} of {total:,} records ({checked * 100 // total}%)",
+                    style="italic"))
+
+        try:
+            report = self.audit.verify(progress)
+        except VerifyStopped:
+            return None
+        if not worker.is_cancelled:
             self.app.call_from_thread(self._verified, report)
         return report
 
