@@ -156,3 +156,19 @@ async def test_the_status_bar_shows_weak_isolation_and_a_broken_audit_log() -> N
         assert "WEAK ISOLATION" in bar.text() and bar.query_one("#backend").has_class("-weak")
         assert "BROKEN" in bar.text() and bar.query_one("#audit").has_class("-broken")
         assert any(n.title == "Audit log BROKEN" and "record 8" in n.message for n in app._notifications)
+
+
+def test_every_screen_palette_entry_names_an_action_of_its_screen() -> None:
+    from tui.screens.audit import AuditScreen
+    from tui.screens.conversations import ConversationsScreen
+    from tui.screens.settings import SettingsScreen
+    from tui.screens.stats import StatsScreen
+
+    for screen in (AuditScreen, StatsScreen, SettingsScreen, ConversationsScreen):
+        entries = screen.PALETTE
+        assert entries, f"{screen.__name__} offers nothing in the palette"
+        for title, _help, action in entries:
+            name = action.split("(", 1)[0]
+            assert callable(getattr(screen, f"action_{name}", None)), f"{screen.__name__}: {title} -> {action}"
+            bound = {b.action.split("(", 1)[0] for b in screen.BINDINGS if isinstance(b, Binding)}
+            assert name in bound, f"{screen.__name__}: {title} has no key"

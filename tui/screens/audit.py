@@ -24,10 +24,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from core.audit import AuditFilter, AuditLog, VerifyReport
 from core.errors import SandchatError
 from core.security.sanitize import visible_control_chars
-from tui.screens.audit_commands import PaletteEntry, ScreenActions
 from tui.screens.audit_dialogs import AuditRecordScreen, ExportScreen
 from tui.screens.audit_filters import AuditFilterBar
 from tui.screens.audit_table import AuditTable
+from tui.screens.screen_commands import PaletteEntry, ScreenActions
 
 __all__ = ["AuditScreen"]
 

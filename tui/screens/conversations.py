@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from core.history import ConversationInfo, ConversationStore, HistoryError
 from core.security.sanitize import strip_terminal_escapes
 from tui.screens.dialogs import ConfirmScreen
+from tui.screens.screen_commands import PaletteEntry, ScreenActions
 
 IN_TITLE = "(in the title)"  # the Match column of a conversation found by its title alone
 LIST_LIMIT = 500  # older conversations are still found by searching
@@ -74,6 +75,14 @@ class ConversationsScreen(Screen[int | None]):
     """Browse the history; dismisses with the id of the conversation to resume, or None."""
 
     CSS_PATH = "conversations.tcss"
+    COMMANDS = {ScreenActions}
+    PALETTE: ClassVar[tuple[PaletteEntry, ...]] = (
+        ("Conversations: search", "type words from a title or a message", "focus_search"),
+        ("Conversations: rename", "give the selected conversation a title", "rename"),
+        ("Conversations: delete", "delete the selected conversation (asks first)", "delete"),
+        ("Conversations: export", "write the selected conversation to a file", "export"),
+        ("Conversations: back", "close this screen", "close"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search", id="conversations.search"),
         Binding("r", "rename", "Rename", id="conversations.rename"),

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from core.config import Config, ConfigError
 from core.config_model import display_path
 from tui.screens.dialogs import ConfirmScreen
+from tui.screens.screen_commands import PaletteEntry, ScreenActions
 from tui.screens.settings_form import SettingRow
 from tui.screens.settings_model import SettingsFile, check_edits, load_settings, write_settings
 
@@ -40,6 +41,13 @@ class SettingsScreen(Screen[bool]):
     """Edit the config file; dismisses with True once saved, False when closed without saving."""
 
     CSS_PATH = "settings.tcss"
+    COMMANDS = {ScreenActions}
+    PALETTE: ClassVar[tuple[PaletteEntry, ...]] = (
+        ("Settings: save", "check every change and write the config file", "save"),
+        ("Settings: cancel", "close without saving", "cancel"),
+        ("Settings: next section", "the next table of the config", "section(1)"),
+        ("Settings: previous section", "the previous table of the config", "section(-1)"),
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="settings.save"),
         Binding("escape", "cancel", "Cancel", id="settings.cancel"),

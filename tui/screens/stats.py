@@ -20,8 +20,8 @@ from textual.widgets import Footer, Header, Label, Select, Sparkline, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.audit import AuditFilter, AuditLog, ToolStats
-from tui.screens.audit_commands import PaletteEntry, ScreenActions
 from tui.screens.audit_table import format_duration, one_line
+from tui.screens.screen_commands import PaletteEntry, ScreenActions
 
 __all__ = ["StatsScreen", "UsageReport", "gather_usage"]
 

@@ -1,4 +1,4 @@
-"""Command palette entries for a screen's own actions (the audit and statistics screens list theirs here)."""
+"""Command palette entries for a screen's own actions (each screen lists its own in ``PALETTE``)."""
 
 from __future__ import annotations
 
