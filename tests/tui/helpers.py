@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.app import App
+from textual.command import CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import Input
 from textual.widgets.tree import TreeNode
 
 from core.operations import SecureOperations
@@ -85,3 +87,14 @@ def assistant_app(server_url: str, ops: SecureOperations, approver: ModalApprove
     if approver is not None:
         approver.attach(app)
     return app
+
+
+async def run_from_palette(pilot: Pilot[Any], search: str) -> None:
+    """Open the command palette, search for ``search`` and run the first hit."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, CommandPalette)
+    pilot.app.screen.query_one(Input).value = search
+    await pilot.pause(0.3)  # the palette searches after a short delay
+    await pilot.press("enter")
+    await pilot.pause()

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import cast
 
 from textual.binding import Binding
-from textual.command import CommandPalette
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from core.audit import AuditLog
 from core.audit_types import AuditContext
 from core.history import ConversationStore
 from core.operations import SecureOperations
-from tests.tui.helpers import focused, top_screen
+from tests.tui.helpers import focused, run_from_palette, top_screen
 from tui.app import SandchatApp, palette_commands
 from tui.screens.help import HelpScreen, binding_sections
 from tui.widgets.exec_log import ExecutionLog
@@ -89,13 +88,7 @@ async def test_the_palette_offers_the_apps_actions(ops: SecureOperations) -> Non
         for wanted in ("Audit log", "Statistics", "Settings", "Conversations", "Help: keys", "New conversation",
                        "Toggle files pane", "Refresh files"):
             assert wanted in titles
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        assert isinstance(app.screen, CommandPalette)
-        app.screen.query_one(Input).value = "toggle log"
-        await pilot.pause(0.2)  # the palette searches after a short delay
-        await pilot.press("enter")
-        await pilot.pause()
+        await run_from_palette(pilot, "toggle log")
         assert not app.main.pane("log").display
 
 

@@ -273,17 +273,10 @@ def test_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snap_compare:
 
 async def test_the_screens_actions_are_in_the_command_palette(store: ConversationStore,
                                                              three: tuple[int, int, int]) -> None:
-    from textual.command import CommandPalette
-    from textual.widgets import Input
+    from tests.tui.helpers import run_from_palette
 
     app = Host(store)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        assert isinstance(app.screen, CommandPalette)
-        app.screen.query_one(Input).value = "Conversations: rename"
-        await pilot.pause(0.3)  # the palette searches after a short delay
-        await pilot.press("enter")
-        await pilot.pause()
+        await run_from_palette(pilot, "Conversations: rename")
         assert app.conversations.query_one("#edit-bar").has_class("-open")
