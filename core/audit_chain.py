@@ -15,7 +15,6 @@ valid MAC, so a recomputed plain-hash chain is caught at the first record it tou
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
@@ -23,11 +22,11 @@ import hmac
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import write_atomic
 from core.paths import ensure_private_dir
 
 KEY_BYTES = 32
@@ -190,17 +189,6 @@ def _overwrite(path: Path, data: bytes) -> bool:
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Write a new file, fsync it and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        # No fsync of the directory: losing the rename in a power cut leaves the previous anchor, which is
-        # behind the database, and a database ahead of its anchor is accepted by design.
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # No fsync of the directory: losing the rename in a power cut leaves the previous anchor, which is
+    # behind the database, and a database ahead of its anchor is accepted by design.
+    write_atomic(path, data, sync_directory=False)

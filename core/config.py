@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 import tomli_w
 
+from core.atomic import write_atomic
 from core.choices import BACKEND_MODES
-from core.config_file import config_from_parsed, read_config_file, read_toml, write_atomic
+from core.config_file import config_from_parsed, read_config_file, read_toml
 from core.config_model import (
     ApprovalRule,
     AssistantConfig,

@@ -3,10 +3,7 @@ writing it atomically so a crash or a full disk never leaves half a file behind.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,36 +140,3 @@ def _assignment(block: _Block, dotted: str) -> int | None:
     names = r"\s*\.\s*".join(rf"[\"']?{re.escape(part)}[\"']?" for part in dotted.split("."))
     pattern = re.compile(rf"\s*{names}\s*[=.]")
     return next((number for number, line in block.body if pattern.match(line)), None)
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
-    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename, fsync the directory.
-
-    On any failure the temp file is removed and ``path`` is left exactly as it was.
-    """
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            os.chmod(temp_name, mode)  # before any byte is written, so a secret is never readable by others
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable; platforms that cannot open a directory skip this."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
