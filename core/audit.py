@@ -223,9 +223,10 @@ class AuditLog:
             return audit_query.get_record(conn, seq)
 
     def count(self, filters: AuditFilter | None = None) -> int:
-        """How many records match."""
+        """How many records match; on a connection of its own: counting a million records must not hold up the
+        pages the audit screen asks for meanwhile."""
         flt, indexed = self._ready(filters)
-        with self._reading() as conn, _read_transaction(conn):
+        with self._snapshot() as conn, _read_transaction(conn):
             return audit_query.count_records(conn, audit_query.select(conn, flt, text_index=indexed))
 
     def export_jsonl(self, out: TextIO, filters: AuditFilter | None = None) -> int:
