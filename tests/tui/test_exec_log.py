@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import time
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
@@ -14,6 +16,7 @@ from core.operations import SecureOperations
 from core.results import OperationResult
 from tests.tui.helpers import focused, settle, submit
 from tui.app import SandchatApp
+from tui.widgets import exec_log
 from tui.widgets.exec_log import ExecLogPane, ExecutionLog, LogEntry, LogFilter, OutputLine
 
 
@@ -147,3 +150,70 @@ async def test_a_burst_of_refusals_is_one_notification(ops: SecureOperations) ->
         await pilot.pause()
         notes = [n for n in app._notifications if n.severity == "warning"]
         assert len(notes) == 1 and notes[0].message.startswith("20 operations were blocked or denied")
+
+
+async def test_the_filter_follows_operations_that_end_late_and_rows_that_are_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exec_log, "MAX_ROWS", 60)  # the oldest rows go often
+    app = LogHost()
+    async with app.run_test(size=(100, 12)):
+        log = app.query_one(ExecutionLog)
+        log.set_filter("status:blocked,running")
+        text = "status:blocked,running"
+        chance = random.Random(6)
+        running: list[int] = []
+        for n in range(1, 400):
+            log.show(started(n, "assistant", command=f"run code:{n}", tool="execute_code"))
+            running.append(n)
+            for _ in range(chance.randrange(3)):  # output of the running operations, interleaved
+                log.show(OutputChunk(chance.choice(running), "stdout", f"line of {n}\n"))
+            while running and chance.random() < 0.5:  # operations end in any order, some long after they began
+                op = running.pop(chance.randrange(len(running)))
+                log.show(finished(op, chance.choice(["ok", "blocked", "denied"]), "assistant",
+                                  command=f"run code:{op}", tool="execute_code"))
+            expected = [row for row in log.rows if LogFilter.parse(text).matches(row)]
+            assert log.visible_rows() == expected, n
+        assert any(isinstance(row, OutputLine) for row in log.visible_rows())
+
+
+async def test_the_log_keeps_to_the_newest_row_unless_scrolled_back() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 12)) as pilot:
+        log = app.query_one(ExecutionLog)
+        for n in range(1, 6):
+            log.show(started(n))
+        await pilot.pause()
+        assert not log.show_vertical_scrollbar and log.scroll_y == 0
+        for n in range(6, 200):
+            log.show(started(n))
+        await pilot.pause()
+        assert log.show_vertical_scrollbar and log.scroll_y == log.max_scroll_y > 0
+        assert log.vertical_scrollbar.position == log.scroll_y  # the thumb at the bottom, not at the top
+        assert "#199" in rendered(log)[-1]
+        log.scroll_to(y=10, animate=False)
+        for step in (200, 300):
+            for n in range(step, step + 100):
+                log.show(started(n))
+            await pilot.pause()
+            assert log.scroll_y == 10 and log.max_scroll_y == n - log.scrollable_content_region.height
+            assert log.vertical_scrollbar.window_virtual_size == n  # the bar knows the rows it scrolls over
+        log.focus()
+        await pilot.press("end")
+        log.show(started(400))
+        await pilot.pause()
+        assert "#400" in rendered(log)[-1]
+
+
+async def test_after_clear_a_running_operation_still_filters_right() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 12)):
+        log = app.query_one(ExecutionLog)
+        for n in range(1, 30):
+            log.show(started(n))
+        log.show(started(30, command="run code:x", tool="execute_code"))
+        log.set_filter("status:blocked")
+        log.clear()
+        log.show(OutputChunk(30, "stdout", "after the clear\n"))
+        log.show(finished(30, "blocked", command="run code:x", tool="execute_code"))
+        shown = log.visible_rows()  # the entry went with the clear; its later output stays, and now matches
+        assert len(shown) == 1 and isinstance(shown[0], OutputLine) and shown[0].entry.op_id == 30

@@ -7,10 +7,12 @@ Entries are kept as small records and only the rows on screen are drawn (the Lin
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import on
@@ -48,6 +50,7 @@ class LogEntry:
     duration: float | None = None
     exit_code: int | None = None
     message: str = ""
+    number: int = 0  # its place among every row the log has taken, the dropped ones included
 
     def text(self) -> str:
         return f"{self.command}\n{self.message}".lower()
@@ -137,8 +140,10 @@ class ExecutionLog(ScrollView, can_focus=True):
         self._open_ops: dict[int, LogEntry] = {}
         self._filter = LogFilter()
         self._shown: list[int] | None = None  # indices into _rows when a filter is on
+        self._dropped = 0  # rows dropped from the front since the start
         # drawn rows by (id(row), width): rows stay in the cache while the log grows or its filter changes
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self._looks: dict[str, tuple[Style, Style, Style]] = {}  # styles by kind of row, until the CSS changes
         self._width = 0
         self._resize_pending = False
         self.entry_count = 0
@@ -181,13 +186,15 @@ class ExecutionLog(ScrollView, can_focus=True):
             entry.exit_code = r.exec.exit_code
         self._cache.discard((id(entry), self._width))
         if self._shown is not None and self._filter.matches(entry) != was_shown:
-            self._apply_filter()  # rare: a filter is on and the ending changed what it lets through
+            # The entry and its output lines (all after it) now match differently: filter again from there.
+            self._filter_from(max(0, entry.number - self._dropped))
         self._schedule_resize()
         return entry
 
     def _add(self, row: Row) -> None:
         if isinstance(row, LogEntry):
             self.entry_count += 1
+            row.number = self._dropped + len(self._rows)
         self._rows.append(row)
         if self._shown is not None and self._filter.matches(row):
             self._shown.append(len(self._rows) - 1)
@@ -197,6 +204,7 @@ class ExecutionLog(ScrollView, can_focus=True):
 
     def _drop_oldest(self, count: int) -> None:
         del self._rows[:count]
+        self._dropped += count
         self._cache.clear()
         self._apply_filter()
 
@@ -208,14 +216,37 @@ class ExecutionLog(ScrollView, can_focus=True):
 
     def _resize(self) -> None:
         self._resize_pending = False
-        at_end = self.scroll_y >= self.max_scroll_y
-        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count)
-        if at_end:
-            self.scroll_end(animate=False, x_axis=False)
+        self._update_rows(follow=self.scroll_y >= self.max_scroll_y)
+
+    def _update_rows(self, *, follow: bool) -> None:
+        """Size the scroll area to the rows, keep to the newest if asked, and redraw: no layout of the screen."""
+        bar_changes = self._set_virtual_height(self.row_count)
+        if follow:
+            # At once (a ScrollView does not wait for a refresh), and forced: a scroll bar that is about to appear
+            # is not there until the layout, and until then scrolling would not be allowed.
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
+        if bar_changes:
+            self.vertical_scrollbar.position = self.scroll_y  # it was hidden while the position changed
         self.refresh()
+
+    def _set_virtual_height(self, height: int) -> bool:
+        """Size the scroll area; True if the scroll bar comes or goes (the screen is then laid out again)."""
+        size = Size(self.scrollable_content_region.width, height)
+        if size == self.virtual_size:
+            return False
+        if self.styles.overflow_y == "auto" and (height > self.container_size.height) != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return True
+        # Otherwise only the log and its scroll bar change: assigning virtual_size would lay out the whole screen
+        # (and repaint every widget) each frame while the log grows.
+        self.set_reactive(ExecutionLog.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = height
+        return False
 
     def clear(self) -> None:
         """Forget every row."""
+        self._dropped += len(self._rows)  # as if dropped: running operations keep their numbers
         self._rows.clear()
         self._cache.clear()
         self._apply_filter()
@@ -230,13 +261,20 @@ class ExecutionLog(ScrollView, can_focus=True):
         """Show only what matches (see LogFilter); an empty filter shows everything."""
         self._filter = LogFilter.parse(text)
         self._apply_filter()
-        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count)
-        self.scroll_end(animate=False, x_axis=False)
-        self.refresh()
+        self._update_rows(follow=True)
 
     def _apply_filter(self) -> None:
         flt = self._filter
         self._shown = None if flt.empty else [i for i, row in enumerate(self._rows) if flt.matches(row)]
+
+    def _filter_from(self, start: int) -> None:
+        """Filter the rows from index ``start`` on again (those before it match as they did)."""
+        shown = self._shown
+        if shown is None:
+            return
+        del shown[bisect_left(shown, start):]
+        rows, flt = self._rows, self._filter
+        shown.extend(i for i in range(start, len(rows)) if flt.matches(rows[i]))
 
     def visible_rows(self) -> list[Row]:
         """The rows the filter lets through, oldest first."""
@@ -250,7 +288,7 @@ class ExecutionLog(ScrollView, can_focus=True):
         index = scroll_y + y
         width = self.scrollable_content_region.width
         if index >= self.row_count:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style)
         row = self._rows[index if self._shown is None else self._shown[index]]
         self._width = width
         key = (id(row), width)
@@ -261,33 +299,48 @@ class ExecutionLog(ScrollView, can_focus=True):
         return strip.apply_offsets(scroll_x, index)
 
     def _render_row(self, row: Row, width: int) -> Strip:
-        base = self.rich_style
         if isinstance(row, OutputLine):
-            style = base + self._style("stderr" if row.stream == "stderr" else "dim")
-            segments = [Segment(" " * 9 + "│ ", base + self._style("dim")), Segment(row.text.expandtabs(4), style)]
-        else:
-            segments = self._entry_segments(row, base)
-        return Strip(segments).crop_extend(0, width, base)
+            base, text, rule = self._look("stderr" if row.stream == "stderr" else "stdout")
+            return _fit([(" " * 9 + "│ ", rule), (row.text.expandtabs(4), text)], width, base)
+        return _fit(self._entry_pieces(row), width, self._base_style)
 
-    def _entry_segments(self, entry: LogEntry, base: Style) -> list[Segment]:
+    @property
+    def _base_style(self) -> Style:
+        return self._look("stdout")[0]
+
+    def _look(self, kind: str) -> tuple[Style, Style, Style]:
+        """Styles of a kind of row, worked out once until the CSS changes: (badge, row, dim) for an entry's
+        status, (base, text, rule) for the output lines of a stream."""
+        look = self._looks.get(kind)
+        if look is None:
+            base = self.rich_style  # walks the ancestors for their backgrounds: not something to do per row
+            dim = base + self._style("dim")
+            if kind in ("stdout", "stderr"):
+                look = (base, base + self._style("stderr") if kind == "stderr" else dim, dim)
+            elif kind == "blocked":
+                badge = base + self._style("blocked")
+                look = (badge, badge, badge)
+            else:
+                look = (base + self._style(kind), base, dim)
+            self._looks[kind] = look
+        return look
+
+    def _entry_pieces(self, entry: LogEntry) -> list[tuple[str, Style]]:
         status = entry.status
-        kind = "blocked" if status in ("blocked", "denied") else status
-        badge = base + self._style(kind)
-        row_style = badge if kind == "blocked" else base
-        dim = row_style + self._style("dim") if kind != "blocked" else row_style
+        badge, row_style, dim = self._look("blocked" if status in ("blocked", "denied") else status)
         took = "" if entry.duration is None else f"{entry.duration * 1000:,.0f} ms"
         tail = " ".join(part for part in (took, "" if entry.exit_code is None else f"exit {entry.exit_code}",
                                           f"#{entry.op_id}") if part)
-        parts = [
-            Segment(f"{self.time_format(entry.at)} ", dim),
-            Segment(f"{_LABELS.get(status, status.upper()):<7}", badge),
-            Segment(f" {_ACTORS.get(entry.actor, entry.actor):<3} ", row_style),
-            Segment(one_line(entry.command), row_style),
-            Segment(f"  {tail}", dim),
+        pieces = [
+            (f"{self.time_format(entry.at)} ", dim),
+            (f"{_LABELS.get(status, status.upper()):<7}", badge),
+            (f" {_ACTORS.get(entry.actor, entry.actor):<3} ", row_style),
+            (one_line(entry.command), row_style),
+            (f"  {tail}", dim),
         ]
         if entry.message:
-            parts.append(Segment(f" — {one_line(entry.message, 300)}", dim))
-        return parts
+            pieces.append((f" — {one_line(entry.message, 300)}", dim))
+        return pieces
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"exec-log--{name}", partial=True)
@@ -295,6 +348,7 @@ class ExecutionLog(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._looks.clear()
 
     def on_resize(self) -> None:
         self._cache.clear()
@@ -302,6 +356,31 @@ class ExecutionLog(ScrollView, can_focus=True):
 
     def action_scroll_end(self) -> None:
         self.scroll_end(animate=False)
+
+
+def _fit(pieces: list[tuple[str, Style]], width: int, base: Style) -> Strip:
+    """The pieces, one segment each, cut or padded to exactly ``width`` cells (as ``Strip.crop_extend`` would).
+
+    A row is mostly wider than the pane: cutting the text before making segments costs a third of cropping a
+    strip of every piece, and the log draws a page of new rows each frame while operations pour in.
+    """
+    segments: list[Segment] = []
+    room = width
+    for text, style in pieces:
+        if room <= 0:
+            break
+        if text.isascii() and text.isprintable():  # one cell a character: no need to measure
+            text = text[:room]
+            size = len(text)
+        else:
+            size = cell_len(text)
+            if size > room:
+                text, size = set_cell_size(text, room), room
+        segments.append(Segment(text, style))
+        room -= size
+    if room > 0:
+        segments.append(Segment(" " * room, base))
+    return Strip(segments, width)
 
 
 class ExecLogPane(Vertical):
