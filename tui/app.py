@@ -250,6 +250,8 @@ class SandchatApp(App[int]):
     @on(PipelineEvents)
     def _pipeline_events(self, message: PipelineEvents) -> None:
         events = message.take()
+        if not self._main_is_up():  # a late batch while the app shuts down (the audit log has every event)
+            return
         self.main.show_pipeline_events(events)
         from core.events import OperationFinished
 
@@ -270,7 +272,7 @@ class SandchatApp(App[int]):
         # Answers can arrive while the app is shutting down, when there is no main screen left to update.
         from tui.screens.main import MainScreen
 
-        return any(isinstance(screen, MainScreen) for screen in self.screen_stack[:2])
+        return not self._exit and any(isinstance(screen, MainScreen) for screen in self.screen_stack[:2])
 
     @on(ApprovalAsked)
     def _approval_asked(self, message: ApprovalAsked) -> None:
