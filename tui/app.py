@@ -272,7 +272,8 @@ class SandchatApp(App[int]):
         # Answers can arrive while the app is shutting down, when there is no main screen left to update.
         from tui.screens.main import MainScreen
 
-        return not self._exit and any(isinstance(screen, MainScreen) for screen in self.screen_stack[:2])
+        up = self.is_running and not self._exit
+        return up and any(isinstance(screen, MainScreen) for screen in self.screen_stack[:2])
 
     @on(ApprovalAsked)
     def _approval_asked(self, message: ApprovalAsked) -> None:
