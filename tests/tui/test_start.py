@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from core.errors import SandchatError
 from core.paths import AppPaths
@@ -83,7 +84,7 @@ async def test_the_frame_comes_first_and_the_main_screen_when_the_services_are_r
         assert isinstance(app.screen, StartScreen) and not app.ready
         titles = [str(w.border_title) for w in app.screen.query(".pane")]
         assert titles == ["Chat", "Sandbox files", "Execution log"]
-        assert "starting the sandbox" in app.screen.query_one(StatusBar).text()
+        assert "starting the sandbox" in str(app.screen.query_one("#status", Static).render())
         assert not (app_paths.data_dir / "audit.db").exists()  # no database on the way to the first frame
         loading.gate.set()
         await wait_ready(pilot, app)

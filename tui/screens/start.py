@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.safe_text import typed
-from tui.widgets.status_bar import StatusBar
 
 
 class StartScreen(Screen[None]):
@@ -28,6 +27,7 @@ class StartScreen(Screen[None]):
     StartScreen #side { width: 40fr; }
     StartScreen #files { height: 45fr; }
     StartScreen #log-pane { height: 55fr; }
+    StartScreen #status { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     """
 
     def __init__(self) -> None:
@@ -41,11 +41,9 @@ class StartScreen(Screen[None]):
             with Vertical(id="side"):
                 yield _pane("Sandbox files", "files", "")
                 yield _pane("Execution log", "log-pane", "")
-        yield StatusBar(id="status")
+        # One line, not the main screen's StatusBar of six labels: fewer widgets before the first frame.
+        yield Static("starting the sandbox…   approval …   audit …", id="status")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(StatusBar).show_starting()
 
     def on_key(self, event: events.Key) -> None:
         if self.submitted:

@@ -50,12 +50,6 @@ class StatusBar(Horizontal):
         self.query_one("#model", Label).update(typed(f"model {info.model or 'none'}"))
         self.query_one("#approval", Label).update(typed(f"approval {info.approval_mode}"))
 
-    def show_starting(self) -> None:
-        """While the app starts: nothing is known yet but that it is starting."""
-        self.query_one("#backend", Label).update("starting the sandbox…")
-        self.query_one("#approval", Label).update("approval …")
-        self.query_one("#audit", Label).update("audit …")
-
     def show_audit(self, text: str, state: str) -> None:
         """``state``: verified, broken, checking or off (a CSS class, for colour)."""
         audit = self.query_one("#audit", Label)
