@@ -31,12 +31,9 @@ def build_assistant(services: Services, history: ConversationStore | None) -> As
     """The assistant over the app's pipeline, or None when no model is configured (offline suggestions)."""
     if not model_configured(services):
         return None
-    from core.assistant.client import open_openai_client
     from core.assistant.loop import Assistant
-    from tui.fair_client import fair_factory
 
-    return Assistant(services.ops, services.config.assistant, history=history,
-                     client_factory=fair_factory(open_openai_client))
+    return Assistant(services.ops, services.config.assistant, history=history)
 
 
 def open_history(services: Services) -> ConversationStore:
