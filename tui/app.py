@@ -7,6 +7,7 @@ dir). Core events, from the pipeline and the assistant, are carried into Textual
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -72,8 +73,10 @@ class SandchatApp(App[int]):
         config_path: Path | None = None,
         keymap: Mapping[str, str] | None = None,
         time_format: Callable[[float], str] = local_clock,
+        freeze_after_warm_up: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_after_warm_up = freeze_after_warm_up  # the sandchat command's own process only (see _warm_up)
         self.ops = ops
         self.config = config or Config()
         self.audit = audit
@@ -124,8 +127,21 @@ class SandchatApp(App[int]):
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
-        """Import the model SDK in the background: importing it on the first prompt would freeze the screen."""
+        """The first reply's one-time work, done in the background, then the long-lived objects frozen.
+
+        Importing the model SDK, the Markdown renderer and compiling the lexer of Python code blocks would each
+        stop the screen for a moment on the first reply. ``gc.freeze()`` then takes everything alive (the SDK's
+        thousands of classes above all, which live as long as the process) out of the garbage collector's full
+        passes, which otherwise stop the screen for 100-300 ms in the middle of a long reply. Whatever is frozen
+        is never collected, so only the sandchat command asks for it, not a process that runs many apps (tests).
+        """
         import openai  # noqa: F401
+
+        from tui.widgets.reply import warm_up
+
+        warm_up()
+        if self.freeze_after_warm_up:
+            gc.freeze()
 
     # -- events ------------------------------------------------------------------------------------
     @on(PipelineEvents)

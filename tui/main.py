@@ -70,6 +70,7 @@ def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
         backend_reason=services.choice.reason,
         config_error=str(services.config_error) if services.config_error else "",
         config_path=paths.config_file,
+        freeze_after_warm_up=True,
     )
     approver.attach(app)
     try:

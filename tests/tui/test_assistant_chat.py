@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
+
+import pytest
+from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 from core.backends.local import LocalSandbox
 from core.history import ConversationStore
@@ -126,3 +131,20 @@ async def test_a_saved_conversation_is_shown_again_and_continued(
     assert [m.role for m in store.load_messages(conversation)] == ["user", "assistant", "user", "assistant"]
     await first.close()
     store.close()
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+async def test_the_warm_up_freezes_long_lived_objects_only_when_asked(
+    server: OpenAIServer, ops: SecureOperations, freeze: bool
+) -> None:
+    seen: list[Message] = []
+    app = assistant_app(server.base_url, ops, freeze_after_warm_up=freeze)
+    frozen_before = gc.get_freeze_count()
+    try:
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await wait_until(pilot, lambda: any(
+                isinstance(m, Worker.StateChanged) and m.worker.group == "warm-up" and m.state == WorkerState.SUCCESS
+                for m in seen), "the warm-up")
+            assert (gc.get_freeze_count() > frozen_before) is freeze
+    finally:
+        gc.unfreeze()  # this test process runs many apps: frozen objects would never be collected
