@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.widgets._footer import FooterKey
 from textual.worker import Worker, WorkerState
 
 from core.backends.local import LocalSandbox
@@ -148,3 +149,35 @@ async def test_the_warm_up_freezes_long_lived_objects_only_when_asked(
             assert (gc.get_freeze_count() > frozen_before) is freeze
     finally:
         gc.unfreeze()  # this test process runs many apps: frozen objects would never be collected
+
+
+async def test_the_footer_offers_stop_while_a_reply_streams_and_is_rebuilt_only_when_that_changes(
+    server: OpenAIServer, ops: SecureOperations, sandbox: LocalSandbox
+) -> None:
+    words = " ".join(f"word{i}" for i in range(150))
+    server.script(Reply(words, chunk=5, delay=0.01), Reply("Then run `list files:` to look.\n", delay=0.02))
+    app = assistant_app(server.base_url, ops)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        rebuilt: list[str] = []
+        refresh_bindings = app.main.refresh_bindings
+
+        def counted() -> None:
+            rebuilt.append("footer")
+            refresh_bindings()
+
+        app.main.refresh_bindings = counted  # type: ignore[method-assign]
+
+        def keys() -> set[str]:
+            return {key.description for key in app.main.query(FooterKey)}
+
+        send(app, "talk")
+        await wait_until(pilot, lambda: "Stop" in keys(), "Stop in the footer")
+        await settle(pilot)
+        assert "Stop" not in keys() and "Run suggestion" not in keys()
+        assert len(rebuilt) == 2  # busy, then idle: not once per status text or empty offer
+        send(app, "and now?")
+        await wait_until(pilot, lambda: "Stop" in keys(), "Stop in the footer again")
+        await settle(pilot)
+        assert "Run suggestion" in keys() and "Stop" not in keys()
+        assert len(rebuilt) == 4

@@ -74,7 +74,7 @@ async def test_sliced_rendering_ends_as_rendering_at_once() -> None:
         other = AssistantReply()
         await app.query_one(VerticalScroll).mount(other)
         whole = other.lines
-        whole.SLICE_CHARS = len(LONG)  # everything in one slice
+        whole.SLICE_SECONDS = 60.0  # everything in one slice
         whole.append(LONG)
         await rendered(pilot, whole)
         assert sliced == drawn(whole) and len(sliced) > 500

@@ -4,7 +4,7 @@ A reply is one widget that draws lines (the Line API), not a tree of block widge
 rendered once, when the block after it begins, and kept as lines; only the last, still growing block is
 rendered again as text arrives. So a 5,000-token reply costs the same per update at its end as at its start,
 and a long conversation does not make every later layout slower. Rendering is done in slices of a few
-thousand characters per turn of the event loop, so keys are answered while a burst of text is drawn.
+milliseconds per turn of the event loop, so keys are answered while a burst of text is drawn.
 
 Safety: the text has its terminal escapes removed before anything else; Rich's Markdown renders it without
 reading markup, and with ``hyperlinks=False`` a link is shown as its text and address, never as a terminal
@@ -72,17 +72,18 @@ class BlockMarkdown(Markdown):
 class MarkdownLines(Widget):
     """Markdown drawn as lines; :meth:`append` adds source text.
 
-    Rendering is spread over turns of the event loop: a slice renders complete blocks, in order, until about
-    ``SLICE_CHARS`` characters of source are done, and the next slice comes ``SLICE_GAP`` seconds later, so a
-    burst of text or a new width never keeps the screen from answering keys for long. While slices catch up the
-    screen is updated at most every ``FRAME`` seconds. A block not yet rendered at the current width shows the
-    lines it had before; the growing last block is rendered once every block before it is.
+    Rendering is spread over turns of the event loop: a slice renders complete blocks, in order, for about
+    ``SLICE_SECONDS`` (at least one block), and the next slice comes ``SLICE_GAP`` seconds later, so a burst of
+    text or a new width never keeps the screen from answering keys for long. What slices render is
+    shown (and the screen laid out again) at most every ``FRAME`` seconds while they catch up, and at once when
+    they have. A block not yet rendered at the current width shows the lines it had before; the growing last
+    block is rendered once every block before it is.
     """
 
     DEFAULT_CSS = "MarkdownLines { height: auto; }"
-    SLICE_CHARS = 1200
-    SLICE_GAP = 0.01
-    FRAME = 0.15
+    SLICE_SECONDS = 0.01
+    SLICE_GAP = 0.017  # more than a frame (1/60 s): a key's screen update always fits between two slices
+    FRAME = 0.3  # a backlog is shown in a few steps: each costs a layout of the screen
 
     def __init__(self) -> None:
         super().__init__()
@@ -90,13 +91,16 @@ class MarkdownLines(Widget):
         self._blocks: list[str] = []  # complete blocks, as source
         self._block_lines: list[list[Strip]] = []  # ... and as lines, as last rendered
         self._fresh = 0  # blocks before this one are rendered at _width
-        self._lines: list[Strip] | None = []  # every complete block's lines, one list (None: to be joined)
         self._tail = ""
         self._tail_lines: list[Strip] = []
         self._tail_fresh = True
         self._width = 0
         self._next_slice: Timer | None = None
-        self._shown = 0.0  # when slices last asked for the screen to be updated
+        self._unshown = False  # slices rendered lines that are not shown yet
+        self._shown_at = 0.0
+        # what the screen shows: the lines of the complete blocks, then the last block's
+        self._shown: list[Strip] = []
+        self._shown_tail: list[Strip] = []
 
     def append(self, text: str) -> None:
         self.source += text
@@ -110,33 +114,43 @@ class MarkdownLines(Widget):
     @property
     def rendered(self) -> bool:
         """True when every line is drawn as it will stay (until more text or a new width)."""
-        return bool(self._width) and self._fresh == len(self._blocks) and self._tail_fresh
+        return bool(self._width) and self._fresh == len(self._blocks) and self._tail_fresh and not self._unshown
 
     def _render_slice(self, *, during_layout: bool = False) -> None:
-        """Render the next slice of what is out of date, and schedule the slice after it."""
+        """Render the next slice of what is out of date, show it if it is time, schedule the next slice."""
         self._next_slice = None
         width = self._width
         if not width:
             return  # not laid out yet: get_content_height starts it
-        budget = self.SLICE_CHARS
+        deadline = time.perf_counter() + self.SLICE_SECONDS
         style, theme = self.rich_style, "monokai" if self.app.current_theme.dark else "default"
         start = self._fresh
-        while self._fresh < len(self._blocks) and budget > 0:
+        while self._fresh < len(self._blocks) and (self._fresh == start or time.perf_counter() < deadline):
             block = self._blocks[self._fresh]
             self._block_lines[self._fresh] = self._render_block(block, width, style, theme)
             self._fresh += 1
-            budget -= len(block)
-        changed = self._fresh > start
-        if self._fresh == len(self._blocks) and not self._tail_fresh and budget > 0:
+        self._unshown = self._unshown or self._fresh > start
+        caught_up = self._fresh == len(self._blocks)
+        if caught_up and not self._tail_fresh and (self._fresh == start or time.perf_counter() < deadline):
             self._tail_lines = self._render_block(self._tail, width, style, theme)
-            self._tail_fresh = changed = True
-        if changed:
-            self._lines = None
-        if not self.rendered:
+            self._tail_fresh = self._unshown = True
+        caught_up = caught_up and self._tail_fresh
+        if not caught_up:
             self._next_slice = self.set_timer(self.SLICE_GAP, self._render_slice)
-        now = time.monotonic()
-        if changed and not during_layout and (self.rendered or now - self._shown >= self.FRAME):
-            self._shown = now
+        if self._unshown and (during_layout or caught_up or time.monotonic() - self._shown_at >= self.FRAME):
+            self._show(refresh=not during_layout)
+
+    def _show(self, *, refresh: bool) -> None:
+        """Put what slices rendered on the screen.
+
+        Until then layouts keep the old height: a height that changed with every slice would lay the screen out
+        again on every frame, which costs as much as the rendering itself.
+        """
+        self._shown = [line for lines in self._block_lines for line in lines]
+        self._shown_tail = self._tail_lines
+        self._unshown = False
+        self._shown_at = time.monotonic()
+        if refresh:
             self.refresh(layout=True)
 
     def _render_block(self, block: str, width: int, style: Style, theme: str) -> list[Strip]:
@@ -156,26 +170,20 @@ class MarkdownLines(Widget):
         if self._next_slice is None:
             self._render_slice(during_layout=during_layout)
 
-    @property
-    def _done_lines(self) -> list[Strip]:
-        if self._lines is None:
-            self._lines = [line for lines in self._block_lines for line in lines]
-        return self._lines
-
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width:
             self._render_again(width, during_layout=True)
-        return max(0, len(self._done_lines) + len(self._tail_lines) - 1)  # no blank line after the last block
+        return max(0, len(self._shown) + len(self._shown_tail) - 1)  # no blank line after the last block
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if width != self._width:
             self._render_again(width, during_layout=True)
-        done = self._done_lines
+        done = self._shown
         if y < len(done):
             return done[y]
-        if y - len(done) < len(self._tail_lines):
-            return self._tail_lines[y - len(done)]
+        if y - len(done) < len(self._shown_tail):
+            return self._shown_tail[y - len(done)]
         return Strip.blank(width, self.rich_style)
 
     def notify_style_update(self) -> None:
