@@ -7,11 +7,13 @@ FTS5 full-text search, falling back to LIKE) and exported as Markdown.
 
 Saved as it happens. User messages and tool results are written when they exist. A reply being streamed gets
 its row when its first text arrives, and every piece of text is appended to ``message_deltas`` (one small
-insert, committed, per piece) *before* anyone is shown it. When the reply ends the pieces become the message's
-text and are removed. So a crash loses at most the piece in flight; the next open turns a reply left streaming
-into an incomplete message holding everything that arrived. Appending rows instead of rewriting the message
-keeps each piece's cost constant however long the reply grows, and keeps the search index out of the per-piece
-path.
+insert, committed, per piece) *before* anyone is shown it. The assistant hands text on in pieces it has held
+for at most 50 ms (:class:`core.assistant.reply.HeldText`): a fast model's hundreds of tokens a second are a
+few commits a second, not one per token. When the reply ends the pieces become the message's text and are
+removed. So everything shown is on disk, and a crash loses only text not yet shown (at most the last 50 ms of
+it); the next open turns a reply left streaming into an incomplete message holding everything saved. Appending
+rows instead of rewriting the message keeps each piece's cost constant however long the reply grows, and keeps
+the search index out of the per-piece path.
 
 Secrets are never stored: every text is passed through :func:`core.security.redact.redact` and
 :func:`~core.security.redact.redact_known` (the configured API keys) before it is written. Streamed pieces are

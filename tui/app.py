@@ -12,6 +12,7 @@ Nothing from the pipeline is imported at module level here: this module is on th
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -112,8 +113,10 @@ class SandchatApp(App[int]):
         keymap: Mapping[str, str] | None = None,
         time_format: Callable[[float], str] = local_clock,
         load: Loader | None = None,
+        freeze_after_warm_up: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_after_warm_up = freeze_after_warm_up  # the sandchat command's own process only (see _warm_up)
         self.config_path = config_path
         self.time_format = time_format
         self._extra_keys = dict(keymap or {})
@@ -243,8 +246,21 @@ class SandchatApp(App[int]):
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
-        """Import the model SDK in the background: importing it on the first prompt would freeze the screen."""
+        """The first reply's one-time work, done in the background, then the long-lived objects frozen.
+
+        Importing the model SDK, the Markdown renderer and compiling the lexer of Python code blocks would each
+        stop the screen for a moment on the first reply. ``gc.freeze()`` then takes everything alive (the SDK's
+        thousands of classes above all, which live as long as the process) out of the garbage collector's full
+        passes, which otherwise stop the screen for 100-300 ms in the middle of a long reply. Whatever is frozen
+        is never collected, so only the sandchat command asks for it, not a process that runs many apps (tests).
+        """
         import openai  # noqa: F401
+
+        from tui.widgets.reply import warm_up
+
+        warm_up()
+        if self.freeze_after_warm_up:
+            gc.freeze()
 
     # -- events ------------------------------------------------------------------------------------
     @on(PipelineEvents)
@@ -458,8 +474,8 @@ class StartingApp(SandchatApp):
 
     DEFAULT_MODE = "_default"  # textual's own: the start screen as the default screen costs one layout, a mode two
 
-    def __init__(self, load: Loader, *, config_path: Path | None = None) -> None:
-        super().__init__(load=load, config_path=config_path)
+    def __init__(self, load: Loader, *, config_path: Path | None = None, freeze_after_warm_up: bool = False) -> None:
+        super().__init__(load=load, config_path=config_path, freeze_after_warm_up=freeze_after_warm_up)
 
     def get_default_screen(self) -> Screen[Any]:
         return StartScreen()

@@ -38,12 +38,9 @@ def build_assistant(services: Services, history: ConversationStore | None) -> As
     """The assistant over the app's pipeline, or None when no model is configured (offline suggestions)."""
     if not model_configured(services):
         return None
-    from core.assistant.client import open_openai_client
     from core.assistant.loop import Assistant
-    from tui.fair_client import fair_factory
 
-    return Assistant(services.ops, services.config.assistant, history=history,
-                     client_factory=fair_factory(open_openai_client))
+    return Assistant(services.ops, services.config.assistant, history=history)
 
 
 def open_history(services: Services) -> ConversationStore:
@@ -112,11 +109,11 @@ def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
         app = SandchatApp(
             started.ops, started.config, started.audit, started.assistant, history=started.history,
             sandbox_name=started.sandbox_name, backend_reason=started.backend_reason,
-            config_error=started.config_error, config_path=paths.config_file,
+            config_error=started.config_error, config_path=paths.config_file, freeze_after_warm_up=True,
         )
         approver.attach(app)
     else:
-        app = StartingApp(load, config_path=paths.config_file)
+        app = StartingApp(load, config_path=paths.config_file, freeze_after_warm_up=True)
     try:
         code = app.run()
     finally:

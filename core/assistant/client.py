@@ -1,8 +1,9 @@
 """The model client: one streamed chat-completion request to any OpenAI-compatible server.
 
 :class:`OpenAIChatClient` wraps the official ``openai`` SDK (imported when a client is built, never at module
-import) and turns its chunks into this project's own :class:`StreamChunk` data and its exceptions into
-:class:`~core.assistant.errors.AssistantError`. Nothing from the SDK leaves this module.
+import): the SDK makes the request, :mod:`core.assistant.event_stream` reads the streamed body into this project's
+own :class:`StreamChunk` data, and the SDK's exceptions become :class:`~core.assistant.errors.AssistantError`.
+Nothing from the SDK leaves this module.
 
 The SDK's own retries are off (``max_retries=0``): the assistant retries rate limits itself, so that the user
 sees a countdown instead of a silent wait.
@@ -10,15 +11,22 @@ sees a countdown instead of a silent wait.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ssl
+import sys
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from core.assistant.errors import AssistantError, broken_stream, from_openai, not_openai, shown_url
+from core.assistant.event_stream import EventStreamDecoder, MalformedEvent, StreamChunk, StreamError, ToolCallDelta
 
 if TYPE_CHECKING:
-    from openai import AsyncOpenAI
+    from openai import AsyncAPIResponse, AsyncOpenAI
 
+DRAIN_SECONDS = 0.1  # how long to wait for the body's end after [DONE] before dropping the connection
 #: Sent when no key is configured: local servers (Ollama, llama.cpp) ignore the key, but the SDK wants one.
 NO_KEY = "no-key"
 
@@ -31,25 +39,6 @@ class ClientSettings:
     api_key: str
     model: str
     timeout: float = 60.0
-
-
-@dataclass(frozen=True)
-class ToolCallDelta:
-    """A piece of a streamed tool call: the first piece has id and name, later ones add argument text."""
-
-    index: int | None
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class StreamChunk:
-    """One streamed event, reduced to what the assistant uses."""
-
-    text: str = ""
-    tool_calls: tuple[ToolCallDelta, ...] = ()
-    finish_reason: str | None = None
 
 
 ApiMessages = list[dict[str, Any]]
@@ -83,29 +72,30 @@ class OpenAIChatClient:
         )
 
     async def stream(self, messages: ApiMessages, tools: ApiMessages) -> Chunks:
-        """Yield the reply's chunks; a stream that yields nothing recognisable is not an OpenAI API."""
+        """Yield the reply's chunks, one per piece of the body the network delivers (see event_stream).
+
+        The request goes through the SDK (its HTTP stack, headers and status errors); the body is read raw, so
+        no SDK object is built per event. A stream that yields nothing recognisable is not an OpenAI API.
+        """
         import openai
 
+        request = self._client.chat.completions.with_streaming_response.create(
+            model=self.settings.model, messages=cast(Any, messages), tools=cast(Any, tools or openai.omit),
+            stream=True,
+        )
+        decoder = EventStreamDecoder()
         try:
-            response = await self._client.chat.completions.create(
-                model=self.settings.model, messages=cast(Any, messages), tools=cast(Any, tools or openai.omit),
-                stream=True,
-            )
-        except openai.OpenAIError as exc:
+            async with request as response, aclosing(_chunks(response, decoder)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+                kind = response.http_response.headers.get("content-type", "an unknown type")
+        except MalformedEvent as exc:
+            if decoder.recognised:  # a good stream went bad half-way: what arrived is kept
+                raise broken_stream(f"the model server sent {exc}") from exc
             raise from_openai(exc, self.settings) from exc
-        recognised = False
-        try:
-            async for chunk in response:
-                converted = to_chunk(chunk)
-                recognised = recognised or converted is not None
-                if converted is not None:
-                    yield converted
-        except (openai.OpenAIError, ValueError) as exc:
-            raise from_openai(exc, self.settings, streaming=recognised) from exc
-        finally:
-            await response.close()
-        if not recognised:
-            kind = response.response.headers.get("content-type", "an unknown type")
+        except openai.OpenAIError as exc:
+            raise from_openai(exc, self.settings, streaming=decoder.recognised) from exc
+        if not decoder.recognised:
             url = shown_url(self.settings.base_url)
             raise not_openai(url, f"it answered with {kind}, not a chat-completion stream")
 
@@ -119,34 +109,42 @@ def open_openai_client(settings: ClientSettings) -> ChatClient:
     return OpenAIChatClient(settings)
 
 
-def to_chunk(chunk: object) -> StreamChunk | None:
-    """Our chunk from the SDK's, read defensively (servers differ); None when it is not a chat-completion chunk."""
-    choices = getattr(chunk, "choices", None)
-    if not isinstance(choices, list):
-        return None
-    if not choices:  # e.g. a usage-only chunk
-        return StreamChunk()
-    choice = choices[0]
-    delta = getattr(choice, "delta", None)
-    text = getattr(delta, "content", None)
-    finish = getattr(choice, "finish_reason", None)
-    return StreamChunk(
-        text=text if isinstance(text, str) else "",
-        tool_calls=tuple(_call_delta(c) for c in getattr(delta, "tool_calls", None) or ()),
-        finish_reason=finish if isinstance(finish, str) else None,
-    )
+async def _chunks(response: AsyncAPIResponse[Any], decoder: EventStreamDecoder) -> Chunks:
+    """The decoder's chunks from the raw body; failures become the SDK's exceptions, as its own stream raises."""
+    import openai
+
+    timeouts, failures = _transport_errors(response)
+    request = response.http_response.request
+    body_pieces = cast(AsyncGenerator[bytes, None], response.iter_bytes())  # typed as an iterator; a generator
+    async with aclosing(body_pieces) as body:
+        try:
+            async for data in body:
+                chunk = decoder.feed(data)
+                if chunk is not None:
+                    yield chunk
+                if decoder.done:
+                    break
+        except timeouts as exc:
+            raise openai.APITimeoutError(request=request) from exc
+        except failures as exc:
+            raise openai.APIConnectionError(request=request) from exc
+        except StreamError as exc:
+            raise openai.APIError(exc.message, request, body=exc.body) from exc
+        if decoder.done:
+            # what follows [DONE] is normally just the body's end: read it, so the connection can be used again
+            with contextlib.suppress(TimeoutError, *timeouts, *failures):
+                async with asyncio.timeout(DRAIN_SECONDS):
+                    async for _ in body:
+                        pass
 
 
-def _call_delta(call: object) -> ToolCallDelta:
-    function = getattr(call, "function", None)
-    index, call_id = getattr(call, "index", None), getattr(call, "id", None)
-    name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
-    return ToolCallDelta(
-        index=index if isinstance(index, int) else None,
-        id=call_id if isinstance(call_id, str) else "",
-        name=name if isinstance(name, str) else "",
-        arguments=arguments if isinstance(arguments, str) else "",
-    )
+def _transport_errors(response: AsyncAPIResponse[Any]) -> tuple[tuple[type[BaseException], ...], ...]:
+    """(timeouts, other failures) of the HTTP library under the SDK: httpx or httpx2, by SDK version."""
+    import anyio
+
+    http: Any = sys.modules[type(response.http_response).__module__.partition(".")[0]]
+    # anyio's EndOfStream and ssl's errors are TLS failures the HTTP library may let through (the SDK maps them too)
+    return (http.TimeoutException,), (http.RequestError, ssl.SSLError, anyio.EndOfStream)
 
 
 __all__ = [
@@ -159,5 +157,4 @@ __all__ = [
     "ToolCallDelta",
     "broken_stream",
     "open_openai_client",
-    "to_chunk",
 ]

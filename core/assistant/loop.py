@@ -25,7 +25,6 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable
-from contextlib import aclosing
 
 from core.assistant.client import ChatClient, ClientFactory, ClientSettings, open_openai_client
 from core.assistant.context import ContextBudget, estimate_tokens, fit_messages
@@ -43,7 +42,7 @@ from core.assistant.events import (
     TurnError,
 )
 from core.assistant.messages import ChatMessage, MessageStatus, ToolCallRequest
-from core.assistant.reply import ReplyBuilder
+from core.assistant.reply import ReplyBuilder, read_reply
 from core.assistant.tools import (
     ToolArgumentError,
     command_for_call,
@@ -286,19 +285,19 @@ class Assistant:
         builder = turn.builder = ReplyBuilder()
         fixed = estimate_tokens(repr(self._tools))
         request = fit_messages(self.system_prompt, self._messages, self.budget, fixed)
-        async with aclosing(self._chat().stream(request.messages, self._tools)) as chunks:
-            async for chunk in chunks:
-                text = builder.add(chunk)
-                if text:
-                    self._stream_text(turn, text)
+        chat = await self._chat()
+        await read_reply(chat.stream(request.messages, self._tools), builder,
+                         lambda text: self._stream_text(turn, text))
         if builder.finish_reason is None and not builder.has_tool_calls:
             raise broken_stream("the reply stream ended before the model said it was finished")
         return builder
 
-    def _chat(self) -> ChatClient:
+    async def _chat(self) -> ChatClient:
+        """The model client, built in a thread the first time: that imports the SDK and loads the TLS
+        certificates, about a second in which the event loop (and a screen on it) would otherwise stand still."""
         if self._client is None:
             settings = ClientSettings(self.config.base_url, self.api_key, self.config.model, self.timeout)
-            self._client = self._factory(settings)
+            self._client = await asyncio.to_thread(self._factory, settings)
         return self._client
 
     def _stream_text(self, turn: Turn, text: str) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from core.assistant.client import StreamChunk, ToolCallDelta
+from core.assistant.client import Chunks, StreamChunk, ToolCallDelta
 from core.assistant.messages import ToolCallRequest
+
+#: Seconds of chunk handling after which the event loop gets a turn. A fast server's reply is already buffered,
+#: so reading the next chunk may complete without suspending: without this the loop could run through a whole
+#: reply while the screen neither draws nor answers a key.
+SLICE = 0.004
+#: Seconds reply text may be held before it is saved and shown (see HeldText).
+HOLD = 0.05
 
 
 @dataclass
@@ -66,3 +76,77 @@ class ReplyBuilder:
             ToolCallRequest(call.id or f"call_{n}", call.name, "".join(call.arguments))
             for n, call in enumerate(self._calls)
         )
+
+
+class HeldText:
+    """Reply text held for at most ``hold`` seconds, then handed to ``deliver`` in one piece.
+
+    A fast model sends hundreds of tokens a second, and each piece handed on is a history commit and an event:
+    held together they cost a few commits a second instead. The hold is checked as pieces arrive and, when the
+    stream pauses, by a timer on the event loop, so no text waits longer than ``hold`` to be shown.
+    """
+
+    def __init__(self, deliver: Callable[[str], None], hold: float) -> None:
+        self._deliver = deliver
+        self.hold = hold
+        self._parts: list[str] = []
+        self._since = 0.0  # when the oldest held piece arrived
+        self._timer: asyncio.TimerHandle | None = None
+        self._failure: BaseException | None = None  # raised by deliver in the timer, re-raised to the reader
+
+    def add(self, text: str) -> None:
+        """Hold one more piece (hands on everything held once the oldest piece has waited ``hold``)."""
+        self._raise_failure()
+        now = time.monotonic()
+        if not self._parts:
+            self._since = now
+            self._timer = asyncio.get_running_loop().call_later(self.hold, self._on_timer)
+        self._parts.append(text)
+        if now - self._since >= self.hold:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand on everything held now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts.clear()
+            self._deliver(text)
+        self._raise_failure()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception as exc:  # kept for the reader: a timer has no caller to raise to
+            self._failure = exc
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+
+async def read_reply(
+    chunks: Chunks, builder: ReplyBuilder, deliver: Callable[[str], None], hold: float = HOLD
+) -> None:
+    """Feed ``chunks`` into ``builder`` and its text, held up to ``hold`` seconds, to ``deliver``.
+
+    Whatever is held is delivered before this returns or raises (the stream ended, broke or was cancelled).
+    The event loop gets a turn at least every ``SLICE`` seconds.
+    """
+    held = HeldText(deliver, hold)
+    async with aclosing(chunks):
+        try:
+            turn = time.perf_counter()
+            async for chunk in chunks:
+                text = builder.add(chunk)
+                if text:
+                    held.add(text)
+                if time.perf_counter() - turn > SLICE:
+                    await asyncio.sleep(0)
+                    turn = time.perf_counter()
+        finally:
+            held.flush()

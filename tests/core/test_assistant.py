@@ -10,6 +10,7 @@ import pytest
 
 from core.assistant.events import ReplyDelta, ReplyFinished, ToolCallFinished, ToolCallStarted, TurnError
 from core.assistant.loop import DEFAULT_SYSTEM_PROMPT
+from core.assistant.reply import HOLD
 from core.assistant.tools import TOOLS
 from core.backends.local import LocalSandbox
 from core.operations import SecureOperations
@@ -28,7 +29,8 @@ def args(**values: str) -> str:
 
 
 async def test_reply_streams_token_by_token(server: OpenAIServer, ops: SecureOperations) -> None:
-    server.script(Reply("Hello there, how can I help?", chunk=2))
+    # tokens further apart than the hold time are handed on one by one
+    server.script(Reply("Hello there, how can I help?", chunk=2, delay=HOLD + 0.03))
     assistant = make_assistant(server.base_url, ops)
     events = recorded(assistant)
     result = await assistant.send("hi")
@@ -40,6 +42,18 @@ async def test_reply_streams_token_by_token(server: OpenAIServer, ops: SecureOpe
     assert sent.body["model"] == "test-model" and sent.body["stream"] is True
     assert sent.headers["authorization"] == "Bearer sk-test-key-for-the-local-server"
     assert sent.messages == [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, {"role": "user", "content": "hi"}]
+    await assistant.close()
+
+
+async def test_a_burst_of_tokens_is_handed_on_in_a_few_pieces(server: OpenAIServer, ops: SecureOperations) -> None:
+    text = " ".join(f"w{i}" for i in range(2000))
+    server.script(Reply(text, chunk=3))  # about 3,000 events, as fast as the server can write them
+    assistant = make_assistant(server.base_url, ops)
+    events = recorded(assistant)
+    result = await assistant.send("hi")
+    deltas = events.of(ReplyDelta)
+    assert result.reply == text and "".join(d.text for d in deltas) == text
+    assert len(deltas) < 300  # held for up to HOLD seconds: not one event (and one commit) per token
     await assistant.close()
 
 

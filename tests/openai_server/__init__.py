@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.openai_server.script import Broken, Call, Error, Garbage, Html, Reply, Response, ToolCalls
+from tests.openai_server.script import Broken, Call, Error, Garbage, Html, Raw, Reply, Response, ToolCalls
 from tests.openai_server.server import OpenAIServer, RecordedRequest
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Garbage",
     "Html",
     "OpenAIServer",
+    "Raw",
     "RecordedRequest",
     "Reply",
     "Response",

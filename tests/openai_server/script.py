@@ -79,4 +79,15 @@ class Garbage:
     lines: tuple[str, ...] = ("data: this is not json", "data: {{{")
 
 
-Response = Reply | ToolCalls | Error | Html | Broken | Garbage
+@dataclass(frozen=True)
+class Raw:
+    """A 200 event stream whose body is ``pieces`` as given, each its own HTTP chunk (split where a test likes).
+
+    ``hold`` seconds after the last piece before the body ends (or the server shuts down).
+    """
+
+    pieces: tuple[bytes, ...]
+    hold: float = 0.0
+
+
+Response = Reply | ToolCalls | Error | Html | Broken | Garbage | Raw

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from tests.openai_server.script import Broken, Call, Error, Garbage, Html, Reply, Response, ToolCalls
+from tests.openai_server.script import Broken, Call, Error, Garbage, Html, Raw, Reply, Response, ToolCalls
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._open_stream()
                 for line in lines:
                     self._write_chunk(f"{line}\n\n".encode())
+                self._end_stream()
+            case Raw(pieces, hold):
+                self._open_stream()
+                for piece in pieces:
+                    self._write_chunk(piece)
+                if hold and self._sleep(hold):
+                    return
                 self._end_stream()
 
     def _reply(self, reply: Reply, model: str) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
+
+import pytest
+from textual.message import Message
+from textual.widgets._footer import FooterKey
+from textual.worker import Worker, WorkerState
 
 from core.backends.local import LocalSandbox
 from core.history import ConversationStore
@@ -126,3 +132,52 @@ async def test_a_saved_conversation_is_shown_again_and_continued(
     assert [m.role for m in store.load_messages(conversation)] == ["user", "assistant", "user", "assistant"]
     await first.close()
     store.close()
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+async def test_the_warm_up_freezes_long_lived_objects_only_when_asked(
+    server: OpenAIServer, ops: SecureOperations, freeze: bool
+) -> None:
+    seen: list[Message] = []
+    app = assistant_app(server.base_url, ops, freeze_after_warm_up=freeze)
+    frozen_before = gc.get_freeze_count()
+    try:
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await wait_until(pilot, lambda: any(
+                isinstance(m, Worker.StateChanged) and m.worker.group == "warm-up" and m.state == WorkerState.SUCCESS
+                for m in seen), "the warm-up")
+            assert (gc.get_freeze_count() > frozen_before) is freeze
+    finally:
+        gc.unfreeze()  # this test process runs many apps: frozen objects would never be collected
+
+
+async def test_the_footer_offers_stop_while_a_reply_streams_and_is_rebuilt_only_when_that_changes(
+    server: OpenAIServer, ops: SecureOperations, sandbox: LocalSandbox
+) -> None:
+    words = " ".join(f"word{i}" for i in range(150))
+    server.script(Reply(words, chunk=5, delay=0.01), Reply("Then run `list files:` to look.\n", delay=0.02))
+    app = assistant_app(server.base_url, ops)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        rebuilt: list[str] = []
+        refresh_bindings = app.main.refresh_bindings
+
+        def counted() -> None:
+            rebuilt.append("footer")
+            refresh_bindings()
+
+        app.main.refresh_bindings = counted  # type: ignore[method-assign]
+
+        def keys() -> set[str]:
+            return {key.description for key in app.main.query(FooterKey)}
+
+        send(app, "talk")
+        await wait_until(pilot, lambda: "Stop" in keys(), "Stop in the footer")
+        await settle(pilot)
+        assert "Stop" not in keys() and "Run suggestion" not in keys()
+        assert len(rebuilt) == 2  # busy, then idle: not once per status text or empty offer
+        send(app, "and now?")
+        await wait_until(pilot, lambda: "Stop" in keys(), "Stop in the footer again")
+        await settle(pilot)
+        assert "Run suggestion" in keys() and "Stop" not in keys()
+        assert len(rebuilt) == 4

@@ -83,6 +83,8 @@ class MainScreen(FileActions):
         self._last_notify = 0.0
         self.notify_gap = NOTIFY_GAP
         self._told_how_to_configure = False
+        self._footer_shows = (False, False)  # (something to stop, suggestions to run) as the footer shows them
+        self._footer_check_pending = False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Shown in the footer only while there is something to stop or to run.
@@ -216,11 +218,29 @@ class MainScreen(FileActions):
 
     def _activity(self, text: str) -> None:
         self.status.show_activity(text)
-        self.refresh_bindings()
+        self._update_footer_soon()
 
     def _offer(self, suggestions: Sequence[Suggestion]) -> None:
         self.chat.offer(suggestions)
-        self.refresh_bindings()
+        self._update_footer_soon()
+
+    def _update_footer_soon(self) -> None:
+        """Show the keys that apply now (see check_action), once after a burst of changes.
+
+        Refreshing the bindings rebuilds the footer, which lays the screen out again (20-80 ms on a busy
+        machine, while a long reply may still be drawing): so it is done only when what the keys depend on,
+        something to stop and suggestions to run, is different from what the footer shows.
+        """
+        if not self._footer_check_pending:
+            self._footer_check_pending = True
+            self.call_after_refresh(self._update_footer)
+
+    def _update_footer(self) -> None:
+        self._footer_check_pending = False
+        shown = (self.busy, bool(self.chat.suggestions))
+        if shown != self._footer_shows:
+            self._footer_shows = shown
+            self.refresh_bindings()
 
     def action_cancel(self) -> None:
         """Stop the assistant's reply, or the person's running code."""

@@ -1,0 +1,106 @@
+"""A long reply is rendered in slices: keys are answered meanwhile, and the end result is the same as at once."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from textual import events
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from bench.tui_stream import reply_tokens
+from tests.tui.helpers import wait_until
+from tui.widgets.reply import AssistantReply, BlockMarkdown, MarkdownLines
+
+LONG = "".join(reply_tokens(6000))  # ~36,000 characters: paragraphs, lists and code blocks
+
+
+class ReplyHost(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.typed = asyncio.Event()
+
+    def on_input_changed(self) -> None:
+        self.typed.set()
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield AssistantReply()
+        yield Input(id="typed")
+
+    @property
+    def reply(self) -> AssistantReply:
+        return self.query_one(AssistantReply)
+
+
+def drawn(lines: MarkdownLines) -> list[str]:
+    return [lines.render_line(y).text for y in range(lines.size.height)]
+
+
+async def rendered(pilot: Pilot[Any], lines: MarkdownLines) -> None:
+    await wait_until(pilot, lambda: lines.rendered, "the reply to be rendered")
+    await pilot.pause()
+
+
+async def test_a_key_is_answered_while_a_long_reply_is_rendered() -> None:
+    app = ReplyHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.query_one(Input).focus()
+        await pilot.pause()
+        lines = app.reply.lines
+        lines.append(LONG)  # as a burst of text arrives when the screen has fallen behind a fast model
+        assert not lines.rendered  # one slice now, the rest later
+        app.post_message(events.Key("x", "x"))
+        await asyncio.wait_for(app.typed.wait(), 10)
+        assert not lines.rendered  # the key was answered between slices, not after the whole reply
+        await rendered(pilot, lines)
+        assert app.query_one(Input).value == "x"
+
+
+async def test_sliced_rendering_ends_as_rendering_at_once() -> None:
+    app = ReplyHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        lines = app.reply.lines
+        for start in range(0, len(LONG), 997):  # pieces that cut blocks anywhere
+            lines.append(LONG[start : start + 997])
+        await rendered(pilot, lines)
+        sliced = drawn(lines)
+        other = AssistantReply()
+        await app.query_one(VerticalScroll).mount(other)
+        whole = other.lines
+        whole.SLICE_SECONDS = 60.0  # everything in one slice
+        whole.append(LONG)
+        await rendered(pilot, whole)
+        assert sliced == drawn(whole) and len(sliced) > 500
+        assert "print(11)" in "\n".join(sliced) and "```" not in "\n".join(sliced)
+
+
+async def test_a_new_width_renders_everything_again() -> None:
+    app = ReplyHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        lines = app.reply.lines
+        lines.append(LONG[:8000])
+        await rendered(pilot, lines)
+        before = len(drawn(lines))
+        await pilot.resize_terminal(60, 30)
+        await rendered(pilot, lines)
+        after = drawn(lines)
+        assert len(after) > before  # narrower: more lines
+        assert all(len(line.rstrip()) <= lines.size.width for line in after)
+
+
+def test_block_markdown_renders_as_richs_markdown() -> None:
+    source = ("# Title\n\nSome *text* and `code`, a [link](https://example.com).\n\n- a\n- b\n  1. c\n\n"
+              "> quoted\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n\n---\n")
+    console = Console(width=70, color_system="truecolor", file=io.StringIO())
+    options = console.options.update_width(70)
+    for theme in ("monokai", "default"):
+        ours = console.render_lines(BlockMarkdown(source, theme), options)
+        richs = console.render_lines(Markdown(source, code_theme=theme, hyperlinks=False), options)
+        assert ours == richs
