@@ -134,12 +134,16 @@ async def test_a_saved_conversation_is_shown_again_and_continued(
     store.close()
 
 
-@pytest.mark.parametrize("freeze", [False, True])
+@pytest.mark.parametrize(("with_model", "freeze"), [(True, False), (True, True), (False, True)])
 async def test_the_warm_up_freezes_long_lived_objects_only_when_asked(
-    server: OpenAIServer, ops: SecureOperations, freeze: bool
+    server: OpenAIServer, ops: SecureOperations, with_model: bool, freeze: bool
 ) -> None:
+    """Without a model there is nothing to warm up, but the sandchat command still freezes the app's objects."""
+    from tui.app import SandchatApp
+
     seen: list[Message] = []
-    app = assistant_app(server.base_url, ops, freeze_after_warm_up=freeze)
+    app = (assistant_app(server.base_url, ops, freeze_after_warm_up=freeze) if with_model
+           else SandchatApp(ops, freeze_after_warm_up=freeze))
     frozen_before = gc.get_freeze_count()
     try:
         async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
@@ -181,3 +185,4 @@ async def test_the_footer_offers_stop_while_a_reply_streams_and_is_rebuilt_only_
         await settle(pilot)
         assert "Run suggestion" in keys() and "Stop" not in keys()
         assert len(rebuilt) == 4
+
