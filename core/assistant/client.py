@@ -70,6 +70,9 @@ class OpenAIChatClient:
             timeout=settings.timeout,
             max_retries=0,
         )
+        # The SDK imports its resources (and builds their pydantic models) on first use: do it here, where the
+        # client is built (off the event loop), not on the first request, where it stalled the screen ~100 ms.
+        _ = self._client.chat.completions.with_streaming_response
 
     async def stream(self, messages: ApiMessages, tools: ApiMessages) -> Chunks:
         """Yield the reply's chunks, one per piece of the body the network delivers (see event_stream).

@@ -267,3 +267,30 @@ async def test_the_model_client_is_built_off_the_event_loop(ops: SecureOperation
     assert (await assistant.send("hi")).reply == "hello"
     assert (await assistant.send("again")).status == "complete"  # built once
     assert len(built_in) == 1 and built_in[0] is not threading.main_thread()
+
+
+def test_the_first_request_imports_nothing_more_of_the_sdk(server: OpenAIServer) -> None:
+    """The SDK loads its resources on first use; the client does that where it is built (off the event loop),
+    so the first request does not stall the screen importing ~30 modules. A fresh interpreter, as the app has."""
+    import subprocess
+    import sys
+
+    server.script(Reply("hello there"))
+    code = (
+        "import asyncio, sys\n"
+        "from core.assistant.client import OpenAIChatClient, ClientSettings\n"
+        f"client = OpenAIChatClient(ClientSettings({server.base_url!r}, 'sk-test', 'demo-model'))\n"
+        "before = set(sys.modules)\n"
+        "async def ask():\n"
+        "    text = ''.join([c.text async for c in client.stream([{'role': 'user', 'content': 'hi'}], [])])\n"
+        "    await client.close()\n"
+        "    return text\n"
+        "print(asyncio.run(ask()))\n"
+        "print(','.join(sorted(m for m in set(sys.modules) - before if m.startswith(('openai', 'pydantic')))))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
+                          check=True)
+    replied, imported = done.stdout.splitlines()
+    assert replied == "hello there"
+    assert imported == "", f"imported on the first request: {imported}"
