@@ -70,13 +70,15 @@ async def test_sliced_rendering_ends_as_rendering_at_once() -> None:
         for start in range(0, len(LONG), 997):  # pieces that cut blocks anywhere
             lines.append(LONG[start : start + 997])
         await rendered(pilot, lines)
-        sliced = drawn(lines)
         other = AssistantReply()
         await app.query_one(VerticalScroll).mount(other)
         whole = other.lines
         whole.SLICE_SECONDS = 60.0  # everything in one slice
         whole.append(LONG)
         await rendered(pilot, whole)
+        await rendered(pilot, lines)  # again if the second reply brought the scroll bar (a new width)
+        sliced = drawn(lines)
+        assert lines.size.width == whole.size.width
         assert sliced == drawn(whole) and len(sliced) > 500
         assert "print(11)" in "\n".join(sliced) and "```" not in "\n".join(sliced)
 

@@ -82,7 +82,8 @@ class MarkdownLines(Widget):
 
     DEFAULT_CSS = "MarkdownLines { height: auto; }"
     SLICE_SECONDS = 0.01
-    SLICE_GAP = 0.017  # more than a frame (1/60 s): a key's screen update always fits between two slices
+    SLICE_GAP = 0.033  # two frames at 60 fps: a key's screen update always fits between two slices, and the slices
+    # leave most of a core to the terminal that shows them
     FRAME = 0.3  # a backlog is shown in a few steps: each costs a layout of the screen
 
     def __init__(self) -> None:
