@@ -106,3 +106,33 @@ def test_block_markdown_renders_as_richs_markdown() -> None:
         ours = console.render_lines(BlockMarkdown(source, theme), options)
         richs = console.render_lines(Markdown(source, code_theme=theme, hyperlinks=False), options)
         assert ours == richs
+
+
+async def test_a_scroll_bar_that_comes_does_not_narrow_the_reply_in_the_chat() -> None:
+    """The chat keeps room for its scroll bar: a reply that grows past the screen is not rendered again, whole,
+    at a narrower width in the middle of streaming."""
+    from core.operations import SecureOperations
+    from tests.tui.fakes import FixedBackend
+    from tui.app import SandchatApp
+
+    app = SandchatApp(SecureOperations(FixedBackend()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = app.main.chat
+        await chat.reply_delta("A short start.\n\n")
+        lines = chat.query_one(AssistantReply).lines
+        await wait_until(pilot, lambda: lines.rendered and lines.size.width > 0, "the start to be drawn")
+        width = lines.size.width
+        renders: list[int] = []
+        original = lines._render_again
+
+        def watched(new_width: int, *, during_layout: bool = False) -> None:
+            renders.append(new_width)
+            original(new_width, during_layout=during_layout)
+
+        lines._render_again = watched  # type: ignore[method-assign,assignment]
+        await chat.reply_delta("\n\n".join(f"Paragraph {n} of a long answer." for n in range(120)))
+        await wait_until(pilot, lambda: lines.rendered and len(lines.source) > 3000, "the long reply to be drawn")
+        await pilot.pause(0.3)
+        messages = chat.query_one("#messages", VerticalScroll)
+        assert messages.max_scroll_y > 0  # it did grow past the screen
+        assert lines.size.width == width and renders == []

@@ -40,7 +40,8 @@ class ChatPane(Vertical):
     DEFAULT_CSS = """
     ChatPane { border: round $primary; border-title-color: $text; }
     ChatPane:focus-within { border: round $accent; }
-    ChatPane > #messages { height: 1fr; }
+    ChatPane > #messages { height: 1fr; scrollbar-gutter: stable; }  /* a scroll bar that comes does not narrow
+    the reply (which would render it all again, mid-stream) */
     ChatPane > #completions { height: auto; max-height: 4; padding: 0 1; color: $text-muted; display: none; }
     ChatPane > #completions.-shown { display: block; }
     """
