@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tui.screens.main import MainScreen
 
 
+T = TypeVar("T")
 AUTO_VERIFY_LIMIT = 200_000  # records verified at start-up without being asked
 
 
@@ -365,8 +366,7 @@ class SandchatApp(App[int]):
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        if not self._already_open("HelpScreen"):
-            self.push_screen(HelpScreen(self.keymap))
+        self._open_screen("HelpScreen", self.keymap, HelpScreen, while_starting=True)
 
     def _still_starting(self) -> bool:
         """Before the services are ready there is no audit log, history or chat to open: say so."""
@@ -375,40 +375,35 @@ class SandchatApp(App[int]):
                         severity="warning", timeout=3)
         return not self.ready
 
-    def _already_open(self, name: str) -> bool:
-        # The keys stay bound while a screen is open: pressing one again must not stack a second copy.
-        return type(self.screen).__name__ == name
+    def _open_screen(self, name: str, needs: T | None, make: Callable[[T], Screen[Any]], *, missing: str = "",
+                     while_starting: bool = False, callback: Callable[[Any], None] | None = None) -> None:
+        """Push ``make(needs)``, unless the app is still starting (and the screen needs its services), ``needs``
+        is missing (then say ``missing``), or the screen is open already: its key stays bound while it is open,
+        and pressing it again must not stack a second copy."""
+        if not while_starting and self._still_starting():
+            return
+        if needs is None:
+            self.notify(missing, severity="warning")
+        elif type(self.screen).__name__ != name:
+            self.push_screen(make(needs), callback=callback)
 
     def action_audit(self) -> None:
-        if self._still_starting():
-            return
-        if self.audit is None:
-            self.notify("The audit log is off (audit.enabled = false).", severity="warning")
-            return
         from tui.screens.audit import AuditScreen
 
-        if not self._already_open("AuditScreen"):
-            self.push_screen(AuditScreen(self.audit))
+        self._open_screen("AuditScreen", self.audit, AuditScreen,
+                          missing="The audit log is off (audit.enabled = false).")
 
     def action_stats(self) -> None:
-        if self._still_starting():
-            return
-        if self.audit is None:
-            self.notify("Statistics come from the audit log, which is off.", severity="warning")
-            return
         from tui.screens.stats import StatsScreen
 
-        if not self._already_open("StatsScreen"):
-            self.push_screen(StatsScreen(self.audit))
+        self._open_screen("StatsScreen", self.audit, StatsScreen,
+                          missing="Statistics come from the audit log, which is off.")
 
     def action_settings(self) -> None:
-        if self.config_path is None:
-            self.notify("There is no config file to edit in this session.", severity="warning")
-            return
         from tui.screens.settings import SettingsScreen
 
-        if not self._already_open("SettingsScreen"):
-            self.push_screen(SettingsScreen(self.config_path), callback=self._settings_closed)
+        self._open_screen("SettingsScreen", self.config_path, SettingsScreen, while_starting=True,
+                          missing="There is no config file to edit in this session.", callback=self._settings_closed)
 
     def _settings_closed(self, saved: bool | None) -> None:
         if saved:
@@ -416,15 +411,10 @@ class SandchatApp(App[int]):
                         title="Settings")
 
     def action_conversations(self) -> None:
-        if self._still_starting():
-            return
-        if self.history is None:
-            self.notify("Conversations are not kept in this session.", severity="warning")
-            return
         from tui.screens.conversations import ConversationsScreen
 
-        if not self._already_open("ConversationsScreen"):
-            self.push_screen(ConversationsScreen(self.history), callback=self._resume)
+        self._open_screen("ConversationsScreen", self.history, ConversationsScreen,
+                          missing="Conversations are not kept in this session.", callback=self._resume)
 
     def _resume(self, conversation_id: int | None) -> None:
         if conversation_id is not None:
