@@ -11,6 +11,7 @@ Nothing from the pipeline is imported at module level here: this module is on th
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import gc
 import threading
@@ -20,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from textual import events as textual_events
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -43,6 +47,26 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 AUTO_VERIFY_LIMIT = 200_000  # records verified at start-up without being asked
+
+
+#: Seconds after a key press in which work that can wait (drawing a backlog, reading a fast stream) waits: enough
+#: for the key to pass Textual's queues and for the frame that shows it.
+INPUT_HOLD = 0.05
+
+
+def _noting_input(driver: type[Driver]) -> type[Driver]:
+    """``driver`` noting the time of each key press as its thread reads it, before the key waits in the event
+    loop's queues (where other work may run ahead of it); the app's work that can wait holds off for it."""
+
+    class InputNotingDriver(driver):  # type: ignore[misc,valid-type]
+        def process_message(self, message: Message) -> None:
+            if isinstance(message, textual_events.Key | textual_events.Paste):
+                app = self._app
+                if isinstance(app, SandchatApp):
+                    app.input_at = time.monotonic()
+            super().process_message(message)
+
+    return InputNotingDriver
 
 
 def local_clock(at: float) -> str:
@@ -132,6 +156,9 @@ class SandchatApp(App[int]):
         self.sandbox_name = sandbox_name
         self.backend_reason = backend_reason
         self.config_error = config_error
+        #: When the person last pressed a key or pasted (monotonic seconds): work that can wait, like drawing a
+        #: long reply's backlog, waits a moment so their key is on the screen first (see MarkdownLines).
+        self.input_at = 0.0
         self.ready = False  # the services are in place (at once when given, after the loader otherwise)
         #: The loader's outcome; the entry point closes the services through it, however the app ended.
         self.started: concurrent.futures.Future[Started] = concurrent.futures.Future()
@@ -151,6 +178,8 @@ class SandchatApp(App[int]):
         self.config = started.config
         self.audit = started.audit
         self.assistant = started.assistant
+        if self.assistant is not None:
+            self.assistant.give_way = self.give_way
         self.history = started.history
         self.sandbox_name = started.sandbox_name
         self.backend_reason = started.backend_reason
@@ -267,6 +296,27 @@ class SandchatApp(App[int]):
             gc.freeze()
 
     # -- events ------------------------------------------------------------------------------------
+    # -- keys first ---------------------------------------------------------------------------------
+    def get_driver_class(self) -> type[Driver]:
+        return _noting_input(super().get_driver_class())
+
+    async def on_event(self, event: textual_events.Event) -> None:
+        if isinstance(event, textual_events.Key | textual_events.Paste):
+            self.input_at = max(self.input_at, time.monotonic())  # the driver noted it already (not in tests)
+        await super().on_event(event)
+
+    def input_hold(self) -> float:
+        """Seconds for which work that can wait should still wait so the last key press is shown first (0: none).
+
+        A key goes through a few queues before its screen update is drawn; a slice of drawing a reply's backlog
+        or of reading a fast stream that runs between them delays the key by its length each time.
+        """
+        return max(0.0, self.input_at + INPUT_HOLD - time.monotonic())
+
+    async def give_way(self) -> None:
+        """One turn of the event loop for work that can wait; longer while a key press is being answered."""
+        await asyncio.sleep(self.input_hold())
+
     @on(PipelineEvents)
     def _pipeline_events(self, message: PipelineEvents) -> None:
         events = message.take()
@@ -280,12 +330,13 @@ class SandchatApp(App[int]):
 
     @on(AssistantUpdate)
     async def _assistant_event(self, message: AssistantUpdate) -> None:
-        await self.main.show_assistant_event(message.event)
+        if self._main_is_up():  # the turn's history has the reply: a late event at shutdown has nowhere to go
+            await self.main.show_assistant_event(message.event)
 
     @on(ReplyText)
     async def _reply_text(self, message: ReplyText) -> None:
         text = message.take()
-        if text:
+        if text and self._main_is_up():
             await self.main.chat.reply_delta(text)
 
     def _main_is_up(self) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from core.assistant.client import ChatClient, ClientFactory, ClientSettings, open_openai_client
 from core.assistant.context import ContextBudget, estimate_tokens, fit_messages
@@ -42,7 +42,7 @@ from core.assistant.events import (
     TurnError,
 )
 from core.assistant.messages import ChatMessage, MessageStatus, ToolCallRequest
-from core.assistant.reply import ReplyBuilder, read_reply
+from core.assistant.reply import ReplyBuilder, one_turn, read_reply
 from core.assistant.tools import (
     ToolArgumentError,
     command_for_call,
@@ -84,6 +84,7 @@ class Assistant:
         timeout: float = 60.0,
         max_retries: int = 3,
         max_retry_wait: float = 60.0,
+        give_way: Callable[[], Awaitable[None]] = one_turn,
     ) -> None:
         self.ops = ops
         self.config = config
@@ -93,6 +94,9 @@ class Assistant:
         self.timeout = timeout
         self.max_retries = max_retries  # automatic retries of one request (rate limit, server error)
         self.max_retry_wait = max_retry_wait  # longer waits asked for by the server are not made
+        #: Awaited between slices of reading a fast stream (see read_reply): a screen passes one that waits
+        #: while a key press is answered.
+        self.give_way = give_way
         self.conversation_id: int | None = None
         self._factory = client_factory or open_openai_client
         self._client: ChatClient | None = None
@@ -287,7 +291,7 @@ class Assistant:
         request = fit_messages(self.system_prompt, self._messages, self.budget, fixed)
         chat = await self._chat()
         await read_reply(chat.stream(request.messages, self._tools), builder,
-                         lambda text: self._stream_text(turn, text))
+                         lambda text: self._stream_text(turn, text), give_way=self.give_way)
         if builder.finish_reason is None and not builder.has_tool_calls:
             raise broken_stream("the reply stream ended before the model said it was finished")
         return builder

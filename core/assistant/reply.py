@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -129,13 +129,20 @@ class HeldText:
             raise failure
 
 
+async def one_turn() -> None:
+    """Give the event loop one turn."""
+    await asyncio.sleep(0)
+
+
 async def read_reply(
-    chunks: Chunks, builder: ReplyBuilder, deliver: Callable[[str], None], hold: float = HOLD
+    chunks: Chunks, builder: ReplyBuilder, deliver: Callable[[str], None], hold: float = HOLD,
+    give_way: Callable[[], Awaitable[None]] = one_turn,
 ) -> None:
     """Feed ``chunks`` into ``builder`` and its text, held up to ``hold`` seconds, to ``deliver``.
 
     Whatever is held is delivered before this returns or raises (the stream ended, broke or was cancelled).
-    The event loop gets a turn at least every ``SLICE`` seconds.
+    At least every ``SLICE`` seconds ``give_way`` is awaited: one turn of the event loop, or longer when the
+    caller has something more urgent on it (a screen answering a key).
     """
     held = HeldText(deliver, hold)
     async with aclosing(chunks):
@@ -146,7 +153,7 @@ async def read_reply(
                 if text:
                     held.add(text)
                 if time.perf_counter() - turn > SLICE:
-                    await asyncio.sleep(0)
+                    await give_way()
                     turn = time.perf_counter()
         finally:
             held.flush()

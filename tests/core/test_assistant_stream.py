@@ -255,6 +255,28 @@ async def test_a_reply_that_never_waits_still_lets_the_event_loop_run(
     assert ticks >= 150
 
 
+async def test_a_fast_reply_gives_way_as_its_caller_asks(
+    ops: SecureOperations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between slices of a reply that never waits, the assistant awaits its ``give_way``: a screen that is
+    answering a key makes the reading wait; the reply is complete all the same."""
+    monkeypatch.setattr(reply_module, "SLICE", 0.0)  # a slice per chunk
+    pieces = [StreamChunk(f"w{i} ") for i in range(50)]
+    client = ScriptedClient([[*pieces, StreamChunk(finish_reason="stop")]])
+    waits = 0
+
+    async def give_way() -> None:  # a key press for every tenth slice: the reading waits for other tasks then
+        nonlocal waits
+        waits += 1
+        await asyncio.sleep(0.001 if waits % 10 == 0 else 0)
+
+    assistant = Assistant(ops, AssistantConfig(model="m", base_url="http://unused/v1"), client_factory=client.factory,
+                          give_way=give_way)
+    result = await assistant.send("hi")
+    assert result.reply == "".join(p.text for p in pieces)
+    assert waits >= len(pieces)  # one per chunk (the finishing chunk may add one)
+
+
 async def test_the_model_client_is_built_off_the_event_loop(ops: SecureOperations) -> None:
     built_in: list[threading.Thread] = []
     client = ScriptedClient([text_chunks("hello")])

@@ -16,7 +16,7 @@ from textual.widgets import Input
 
 from bench.tui_stream import reply_tokens
 from tests.tui.helpers import wait_until
-from tui.widgets.reply import AssistantReply, BlockMarkdown, MarkdownLines
+from tui.widgets.reply import AssistantReply, BlockMarkdown, MarkdownLines, split_blocks
 
 LONG = "".join(reply_tokens(6000))  # ~36,000 characters: paragraphs, lists and code blocks
 
@@ -61,6 +61,33 @@ async def test_a_key_is_answered_while_a_long_reply_is_rendered() -> None:
         assert not lines.rendered  # the key was answered between slices, not after the whole reply
         await rendered(pilot, lines)
         assert app.query_one(Input).value == "x"
+
+
+class TypingHost(ReplyHost):
+    """An app whose person keeps typing: it always asks work that can wait to hold off (see SandchatApp)."""
+
+    typing = False
+
+    def input_hold(self) -> float:
+        return 0.05 if self.typing else 0.0
+
+
+async def test_slices_wait_while_keys_are_answered_but_the_reply_is_still_drawn() -> None:
+    app = TypingHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        lines = app.reply.lines
+        await wait_until(pilot, lambda: lines.size.width > 0, "the reply to be laid out")
+        lines.append(LONG[:4000])
+        assert 0 < lines.unrendered < len(split_blocks(LONG[:4000])[0])  # the first slice at once
+        await rendered(pilot, lines)
+        app.typing = True
+        lines.append(LONG[4000:])
+        blocks = lines.unrendered
+        assert blocks > 10  # held: no slice while a key press is answered
+        await pilot.pause()
+        assert lines.unrendered == blocks
+        await rendered(pilot, lines)  # and yet drawn: a slice at least every MAX_HOLD however fast the typing
+        assert lines.source == LONG and len(drawn(lines)) > 500
 
 
 async def test_sliced_rendering_ends_as_rendering_at_once() -> None:

@@ -236,6 +236,10 @@ class MainScreen(FileActions):
             self.call_after_refresh(self._update_footer)
 
     def _update_footer(self) -> None:
+        hold = self.sandchat.input_hold()
+        if hold:  # a key was just pressed: its frame first, then the footer's layout
+            self.set_timer(hold, self._update_footer)
+            return
         self._footer_check_pending = False
         shown = (self.busy, bool(self.chat.suggestions))
         if shown != self._footer_shows:

@@ -4,7 +4,8 @@ A reply is one widget that draws lines (the Line API), not a tree of block widge
 rendered once, when the block after it begins, and kept as lines; only the last, still growing block is
 rendered again as text arrives. So a 5,000-token reply costs the same per update at its end as at its start,
 and a long conversation does not make every later layout slower. Rendering is done in slices of a few
-milliseconds per turn of the event loop, so keys are answered while a burst of text is drawn.
+milliseconds per turn of the event loop, so keys are answered while a burst of text is drawn; just after a
+key press (the app's ``input_hold``) slices wait, so the key's own screen update is not queued behind them.
 
 Safety: the text has its terminal escapes removed before anything else; Rich's Markdown renders it without
 reading markup, and with ``hyperlinks=False`` a link is shown as its text and address, never as a terminal
@@ -85,6 +86,7 @@ class MarkdownLines(Widget):
     SLICE_GAP = 0.033  # two frames at 60 fps: a key's screen update always fits between two slices, and the slices
     # leave most of a core to the terminal that shows them
     FRAME = 0.3  # a backlog is shown in a few steps: each costs a layout of the screen
+    MAX_HOLD = 0.3  # slices wait for key presses (see _hold_for_input) at most this long in a row
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,6 +99,7 @@ class MarkdownLines(Widget):
         self._tail_fresh = True
         self._width = 0
         self._next_slice: Timer | None = None
+        self._held_since: float | None = None  # slices have waited for key presses since then
         self._unshown = False  # slices rendered lines that are not shown yet
         self._shown_at = 0.0
         # what the screen shows: the lines of the complete blocks, then the last block's
@@ -113,6 +116,11 @@ class MarkdownLines(Widget):
             self._render_slice()
 
     @property
+    def unrendered(self) -> int:
+        """Complete blocks not yet rendered at the current width."""
+        return len(self._blocks) - self._fresh
+
+    @property
     def rendered(self) -> bool:
         """True when every line is drawn as it will stay (until more text or a new width)."""
         return bool(self._width) and self._fresh == len(self._blocks) and self._tail_fresh and not self._unshown
@@ -123,6 +131,8 @@ class MarkdownLines(Widget):
         width = self._width
         if not width:
             return  # not laid out yet: get_content_height starts it
+        if not during_layout and self._hold_for_input():
+            return
         deadline = time.perf_counter() + self.SLICE_SECONDS
         style, theme = self.rich_style, "monokai" if self.app.current_theme.dark else "default"
         start = self._fresh
@@ -140,6 +150,23 @@ class MarkdownLines(Widget):
             self._next_slice = self.set_timer(self.SLICE_GAP, self._render_slice)
         if self._unshown and (during_layout or caught_up or time.monotonic() - self._shown_at >= self.FRAME):
             self._show(refresh=not during_layout)
+
+    def _hold_for_input(self) -> bool:
+        """Put the slice off while the app answers a key press (its ``input_hold``): the key's frame comes first.
+        However fast the person types, the reply is drawn at least every ``MAX_HOLD`` seconds."""
+        input_hold = getattr(self.app, "input_hold", None)
+        hold = input_hold() if input_hold is not None else 0.0
+        now = time.monotonic()
+        if not hold:
+            self._held_since = None
+            return False
+        if self._held_since is None:
+            self._held_since = now
+        elif now - self._held_since >= self.MAX_HOLD:
+            self._held_since = None
+            return False
+        self._next_slice = self.set_timer(hold, self._render_slice)
+        return True
 
     def _show(self, *, refresh: bool) -> None:
         """Put what slices rendered on the screen.
