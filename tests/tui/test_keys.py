@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import cast
 
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.widgets import Static
 
 from core.audit import AuditLog
@@ -67,18 +68,31 @@ async def test_help_lists_every_binding_with_its_current_key(ops: SecureOperatio
     assert len(ids) == len(set(ids))
 
 
-def test_every_binding_has_an_id() -> None:
-    from tui.screens.approval import ApprovalScreen
-    from tui.screens.dialogs import ConfirmScreen, NewFileScreen
-    from tui.screens.file_view import FileViewScreen
-    from tui.screens.main import MainScreen
-    from tui.screens.panes import PaneLayout
-    from tui.widgets.chat import ChatPane
+def classes_with_bindings() -> list[type[DOMNode]]:
+    """Every class of the app's own modules that declares key bindings."""
+    import importlib
+    import inspect
+    import pkgutil
 
-    for owner in (SandchatApp, MainScreen, PaneLayout, PromptArea, ChatPane, FileBrowser, ExecutionLog, ApprovalScreen,
-                  FileViewScreen, HelpScreen, ConfirmScreen, NewFileScreen):
+    import tui
+
+    found: list[type[DOMNode]] = []
+    for info in pkgutil.walk_packages(tui.__path__, "tui."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, DOMNode) and cls.__module__ == module.__name__ and cls.__dict__.get("BINDINGS"):
+                found.append(cls)
+    return found
+
+
+def test_every_binding_has_an_id_and_is_in_the_help() -> None:
+    owners = classes_with_bindings()
+    assert len(owners) >= 20  # the walk found the screens and widgets
+    in_help = {b.id for _, bindings in binding_sections() for b in bindings}
+    for owner in owners:
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding) and binding.id, f"{owner.__name__}: {binding}"
+            assert binding.id in in_help, f"{owner.__name__}: {binding.id} is not in the help screen"
 
 
 async def test_the_palette_offers_the_apps_actions(ops: SecureOperations) -> None:

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Static
 
 from core.assistant.events import ReplyFinished
@@ -33,11 +34,11 @@ REPLY = ("I'll write the script and run it.\n\n```python\nprint('hello')\n```\n\
          "You can check it with `read file:src/app.py`.\n")
 
 
-def fixed_app() -> SandchatApp:
+def fixed_app(**kwargs: Any) -> SandchatApp:
     ops = SecureOperations(FixedBackend())
     assistant = Assistant(ops, AssistantConfig(model="demo-model", base_url="http://127.0.0.1:9/v1"))
     return SandchatApp(ops, None, cast(AuditLog, FixedAudit()), assistant, sandbox_name="demo",
-                       time_format=lambda at: "12:00:00")
+                       time_format=lambda at: "12:00:00", **kwargs)
 
 
 def result(op_id: int, actor: str, text: str, tool: str, status: str, message: str, output: str = "",
@@ -80,15 +81,17 @@ def test_main_screen(snap_compare: SnapCompare) -> None:
 
 
 class ModalHost(App[None]):
-    def __init__(self, request: ApprovalRequest) -> None:
+    """A plain screen with one modal screen over it."""
+
+    def __init__(self, modal: Callable[[], Screen[Any]]) -> None:
         super().__init__()
-        self.request = request
+        self.modal = modal
 
     def compose(self) -> ComposeResult:
         yield Static("the main screen would be here")
 
     def on_mount(self) -> None:
-        self.push_screen(ApprovalScreen(self.request, arm_delay=0))
+        self.push_screen(self.modal())
 
 
 def test_approval_modal_for_a_write(snap_compare: SnapCompare) -> None:
@@ -97,7 +100,7 @@ def test_approval_modal_for_a_write(snap_compare: SnapCompare) -> None:
                                "/workspace/notes.txt", ())
     question = ApprovalRequest(request, "mode ask: writes, deletes and code need approval", (),
                                make_diff("/workspace/notes.txt", b"buy milk\n", command.content), request.text)
-    assert snap_compare(ModalHost(question), terminal_size=(120, 40))
+    assert snap_compare(ModalHost(lambda: ApprovalScreen(question, arm_delay=0)), terminal_size=(120, 40))
 
 
 def test_approval_modal_for_risky_code(snap_compare: SnapCompare) -> None:
@@ -109,7 +112,49 @@ def test_approval_modal_for_risky_code(snap_compare: SnapCompare) -> None:
     findings = tuple(classify(code))
     request = OperationRequest(4, "assistant", command, f"run code:{code}", "", findings)
     question = ApprovalRequest(request, "risk: critical recursive-delete", findings, None, request.text)
-    assert snap_compare(ModalHost(question), terminal_size=(120, 40))
+    assert snap_compare(ModalHost(lambda: ApprovalScreen(question, arm_delay=0)), terminal_size=(120, 40))
+
+
+async def open_help(pilot: Pilot[Any]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press("f1")
+    await pilot.pause()
+
+
+def test_help_screen(snap_compare: SnapCompare) -> None:
+    """Every binding with its current key (one remapped from the config) and its id."""
+    app = fixed_app(keymap={"app.audit": "ctrl+y"})
+    assert snap_compare(app, terminal_size=(120, 40), run_before=open_help)
+
+
+def test_file_view_screen(snap_compare: SnapCompare) -> None:
+    """A file opened from the browser: highlighted, line numbers, what the read said."""
+    from tui.screens.file_view import FileViewScreen
+
+    text = 'import sys\n\n\ndef main() -> int:\n    """Say hello."""\n    print("hello", sys.argv[1:])\n    return 0\n'
+    screen = lambda: FileViewScreen("/workspace/src/app.py", text, note="read 101 bytes")  # noqa: E731
+    assert snap_compare(ModalHost(screen), terminal_size=(120, 40))
+
+
+def test_delete_confirmation(snap_compare: SnapCompare) -> None:
+    from rich.text import Text
+
+    from tui.screens.dialogs import ConfirmScreen
+
+    question = Text("Delete ").append("/workspace/notes.txt", style="bold").append("? This cannot be undone.")
+    assert snap_compare(ModalHost(lambda: ConfirmScreen(question, yes_label="Delete")), terminal_size=(120, 40))
+
+
+def test_new_file_dialog(snap_compare: SnapCompare) -> None:
+    from tui.screens.dialogs import NewFileScreen
+
+    assert snap_compare(ModalHost(lambda: NewFileScreen("src")), terminal_size=(120, 40))
+
+
+def test_audit_export_dialog(snap_compare: SnapCompare) -> None:
+    from tui.screens.audit_dialogs import ExportScreen
+
+    assert snap_compare(ModalHost(lambda: ExportScreen(1234)), terminal_size=(120, 40))
 
 
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 from core.audit import AuditRecord
 from core.audit_types import COLUMNS
@@ -94,7 +94,7 @@ class ExportScreen(ModalScreen[Path | None]):
     ExportScreen > Vertical {
         width: 80; height: auto; border: thick $primary; background: $surface; padding: 1 2;
     }
-    ExportScreen Label { margin-bottom: 1; }
+    ExportScreen #export-what { margin-bottom: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="audit_export.cancel"),
@@ -108,8 +108,8 @@ class ExportScreen(ModalScreen[Path | None]):
         what = f"{self._count:,} records" if self._count is not None else "The records"
         with Vertical() as box:
             box.border_title = "Export as JSON lines"
-            yield Label(f"{what} matching the filters, oldest first. An existing file is not overwritten.",
-                        markup=False)
+            yield Static(f"{what} matching the filters, oldest first. An existing file is not overwritten.",
+                         markup=False, id="export-what")
             yield Input(placeholder="path of the .jsonl file to write", id="export-path")
 
     @on(Input.Submitted, "#export-path")

@@ -22,23 +22,34 @@ INTRO = (
 
 
 def binding_sections() -> list[tuple[str, list[Binding]]]:
-    """Every binding of the app, grouped by where it works."""
+    """Every binding of the app, grouped by where it works (imports the screens: called when help opens)."""
     from tui.app import SandchatApp
     from tui.screens.approval import ApprovalScreen
+    from tui.screens.audit import AuditScreen
+    from tui.screens.audit_dialogs import AuditRecordScreen, ExportScreen
+    from tui.screens.audit_table import AuditTable
+    from tui.screens.conversations import ConversationsScreen, ConversationTable
+    from tui.screens.dialogs import ConfirmScreen, NewFileScreen
     from tui.screens.file_view import FileViewScreen
     from tui.screens.main import MainScreen
     from tui.screens.panes import PaneLayout
+    from tui.screens.settings import SettingsScreen
+    from tui.screens.stats import StatsScreen
     from tui.widgets.chat import ChatPane
     from tui.widgets.exec_log import ExecutionLog
     from tui.widgets.file_browser import FileBrowser
     from tui.widgets.prompt import PromptArea
 
-    places: list[tuple[str, type[DOMNode]]] = [
-        ("Everywhere", SandchatApp), ("Main screen", MainScreen), ("Panes", PaneLayout), ("Prompt", PromptArea),
-        ("Chat", ChatPane), ("Files", FileBrowser), ("Execution log", ExecutionLog), ("Approval", ApprovalScreen),
-        ("File view", FileViewScreen),
+    places: list[tuple[str, tuple[type[DOMNode], ...]]] = [
+        ("Everywhere", (SandchatApp,)), ("Main screen", (MainScreen,)), ("Panes", (PaneLayout,)),
+        ("Prompt", (PromptArea,)), ("Chat", (ChatPane,)), ("Files", (FileBrowser,)),
+        ("Execution log", (ExecutionLog,)), ("Approval", (ApprovalScreen,)), ("File view", (FileViewScreen,)),
+        ("Questions", (ConfirmScreen, NewFileScreen)), ("Audit log", (AuditScreen, AuditTable)),
+        ("Audit record", (AuditRecordScreen,)), ("Audit export", (ExportScreen,)), ("Statistics", (StatsScreen,)),
+        ("Settings", (SettingsScreen,)), ("Conversations", (ConversationsScreen, ConversationTable)),
+        ("Help", (HelpScreen,)),
     ]
-    return [(title, _bindings(cls.BINDINGS)) for title, cls in places]
+    return [(title, [b for cls in owners for b in _bindings(cls.BINDINGS)]) for title, owners in places]
 
 
 def _bindings(items: Iterable[BindingType]) -> list[Binding]:
@@ -53,7 +64,7 @@ def bindings_table(keymap: Mapping[str, str]) -> Table:
     table.add_column("Id", style="dim", no_wrap=True)
     for title, bindings in binding_sections():
         for n, b in enumerate(bindings):
-            key = keymap.get(b.id or "", b.key_display or b.key)
+            key = keymap.get(b.id or "") or b.key.replace(",", ", ")  # every key (the footer shows one)
             table.add_row(title if n == 0 else "", key, Text(b.description or b.action), b.id or "")
     return table
 
