@@ -8,3 +8,4 @@ APPROVAL_MODES = ("read-only", "ask", "auto-edit", "full-auto")
 RULE_ACTIONS = ("allow", "ask", "deny")
 SEARCH_PROVIDERS = ("none", "searxng", "brave", "duckduckgo")  # duckduckgo: accepted, refused with advice
 DAYTONA_LANGUAGES = ("python", "typescript", "javascript")
+DEFAULT_THEME = "textual-dark"  # Textual's own default

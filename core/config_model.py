@@ -13,7 +13,14 @@ from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
-from core.choices import APPROVAL_MODES, BACKEND_MODES, DAYTONA_LANGUAGES, RULE_ACTIONS, SEARCH_PROVIDERS
+from core.choices import (
+    APPROVAL_MODES,
+    BACKEND_MODES,
+    DAYTONA_LANGUAGES,
+    DEFAULT_THEME,
+    RULE_ACTIONS,
+    SEARCH_PROVIDERS,
+)
 from core.commands import Command
 from core.config_checks import (
     Check,
@@ -164,6 +171,14 @@ class KeysConfig:
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    """[ui]: how the app looks. ``theme``: one of Textual's themes (the command palette's "Change theme" lists
+    them and saves the one chosen here); a name the app does not know is reported and the default used."""
+
+    theme: str = setting(DEFAULT_THEME, Text(nonempty=True))
+
+
+@dataclass(frozen=True)
 class Config:
     """All of sandchat's settings; ``Config()`` is the defaults."""
 
@@ -174,6 +189,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
 
 
 SECTIONS: dict[str, Any] = {f.name: f.default_factory for f in fields(Config)}  # name -> section class

@@ -139,8 +139,10 @@ class SandchatApp(App[int]):
         time_format: Callable[[float], str] = local_clock,
         load: Loader | None = None,
         freeze_after_warm_up: bool = False,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        self._theme_problem = ""
         self.freeze_after_warm_up = freeze_after_warm_up  # the sandchat command's own process only (see _warm_up)
         self.config_path = config_path
         self.time_format = time_format
@@ -164,6 +166,8 @@ class SandchatApp(App[int]):
         self.started: concurrent.futures.Future[Started] = concurrent.futures.Future()
         self._load = load
         self.loading = False  # the loader thread was started
+        if theme is not None and theme in self.available_themes:
+            self.theme = theme  # ahead of the config, for the first frame (core.config_peek)
         if ops is not None:
             if config is None:
                 from core.config import Config
@@ -185,6 +189,7 @@ class SandchatApp(App[int]):
         self.backend_reason = started.backend_reason
         self.config_error = started.config_error
         self.keymap = {**started.config.keys.bindings, **self._extra_keys}
+        self._apply_theme(started.config.ui.theme)
         self.ready = True
         if not self.started.done():
             self.started.set_result(started)
@@ -226,6 +231,42 @@ class SandchatApp(App[int]):
         if self.config_error:
             self.notify(self.config_error, title="Config file ignored: using the defaults", severity="error",
                         timeout=30, markup=False)
+        if self._theme_problem:
+            self.notify(self._theme_problem, title="Theme", severity="warning", timeout=20, markup=False)
+
+    # -- the theme -----------------------------------------------------------------------------------
+    def _apply_theme(self, name: str) -> None:
+        """The config's ``[ui] theme``; one Textual does not know is reported once the main screen is up."""
+        if name in self.available_themes:
+            self._theme_problem = ""
+            self.theme = name
+            return
+        known = ", ".join(sorted(self.available_themes))
+        self._theme_problem = (f"There is no theme {name!r}; using {self.theme!r}. Themes: {known}. "
+                               f"Choose one with ctrl+p, 'Change theme' (it is saved), or "
+                               f"sandchat config set ui.theme {self.theme}")
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen in the app (the command palette) is saved as ``[ui] theme``."""
+        if not self.ready or self.config_path is None or theme == self.config.ui.theme:
+            return
+        from dataclasses import replace
+
+        self.config = replace(self.config, ui=replace(self.config.ui, theme=theme))
+        self._save_theme(theme)
+
+    @work(thread=True, group="theme", exclusive=True, exit_on_error=False)
+    def _save_theme(self, theme: str) -> None:
+        import json
+
+        from core.config import update_config_file
+
+        assert self.config_path is not None
+        try:
+            update_config_file(self.config_path, "ui.theme", json.dumps(theme))
+        except Exception as error:  # a broken or unwritable file: the theme stays for this session
+            self.call_from_thread(self.notify, f"The theme was not saved: {error}", title="Theme",
+                                  severity="warning", markup=False)
 
     # -- start-up through a loader ---------------------------------------------------------------------
     def _start_loading(self) -> None:
@@ -460,6 +501,21 @@ class SandchatApp(App[int]):
         if saved:
             self.notify("Saved. The model, sandbox and approval settings apply the next time sandchat starts.",
                         title="Settings")
+            self._theme_from_file()
+
+    def _theme_from_file(self) -> None:
+        """The theme saved in the settings applies at once (the rest at the next start)."""
+        from dataclasses import replace
+
+        from core.config import load_config_or_defaults
+
+        if self.config_path is None:
+            return
+        theme = load_config_or_defaults(self.config_path)[0].config.ui.theme
+        self.config = replace(self.config, ui=replace(self.config.ui, theme=theme))  # already saved
+        self._apply_theme(theme)
+        if self._theme_problem:
+            self.notify(self._theme_problem, title="Theme", severity="warning", timeout=20, markup=False)
 
     def action_conversations(self) -> None:
         from tui.screens.conversations import ConversationsScreen
@@ -518,8 +574,9 @@ class StartingApp(SandchatApp):
 
     DEFAULT_MODE = "_default"  # textual's own: the start screen as the default screen costs one layout, a mode two
 
-    def __init__(self, load: Loader, *, config_path: Path | None = None, freeze_after_warm_up: bool = False) -> None:
-        super().__init__(load=load, config_path=config_path, freeze_after_warm_up=freeze_after_warm_up)
+    def __init__(self, load: Loader, *, config_path: Path | None = None, freeze_after_warm_up: bool = False,
+                 theme: str | None = None) -> None:
+        super().__init__(load=load, config_path=config_path, freeze_after_warm_up=freeze_after_warm_up, theme=theme)
 
     def get_default_screen(self) -> Screen[Any]:
         return StartScreen()

@@ -113,7 +113,10 @@ def run_app(args: argparse.Namespace, paths: AppPaths) -> int:
         )
         approver.attach(app)
     else:
-        app = StartingApp(load, config_path=paths.config_file, freeze_after_warm_up=True)
+        from core.config_peek import peek_theme
+
+        app = StartingApp(load, config_path=paths.config_file, freeze_after_warm_up=True,
+                          theme=peek_theme(paths.config_file))
     try:
         code = app.run()
     finally:

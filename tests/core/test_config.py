@@ -250,6 +250,7 @@ WRONG_TYPE: dict[str, tuple[str, str]] = {
     "audit.enabled": ('"yes"', "true or false"),
     "audit.retention_days": ("1.0", "a whole number of days >= 0"),
     "keys.bindings": ('"ctrl+q"', "a table like"),
+    "ui.theme": ("3", "a non-empty string"),
 }
 
 WRONG_VALUE: list[tuple[str, str, str, str]] = [  # key, TOML value, the key in the error, expected
@@ -641,3 +642,36 @@ def test_find_line_best_effort() -> None:
     assert find_line(text, "daytona.labels['team']") == 4
     assert find_line(text, "daytona.cpu") == 3  # not set here: the section's line
     assert find_line(text, "search.url") is None
+
+
+# -- the theme, read before the config is loaded ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "theme"), [
+    ('[ui]\ntheme = "nord"\n', "nord"),
+    ("[assistant]\nmodel = 'm'\n\n[ ui ]  # looks\n  theme='gruvbox'   # mine\n", "gruvbox"),
+    ('[keys]\ntheme = "nord"\n', None),  # another section's key
+    ('theme = "nord"\n[ui]\n', None),  # before any section
+    ('[ui]\ntheme = "no\\u001b[2Jpe"\n', None),  # not plain: the full load reads it
+    ('[ui]\ntheme = """nord"""\n', None),
+    ('[ui]\n# theme = "nord"\n', None),
+    ("[ui\ntheme = 'nord'\n", None),  # a broken header: no section
+])
+def test_the_theme_is_read_plainly_or_not_at_all(path: Path, text: str, theme: str | None) -> None:
+    from core.config_peek import peek_theme
+
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    assert peek_theme(path) == theme
+
+
+def test_the_theme_read_early_is_the_one_the_config_holds(path: Path) -> None:
+    from core.config_peek import peek_theme
+
+    assert peek_theme(path) is None  # no file
+    path.parent.mkdir(parents=True)
+    for theme in ("nord", "catppuccin-mocha", "textual-light"):
+        update_config_file(path, "ui.theme", f'"{theme}"')
+        assert peek_theme(path) == theme == load_config(path, {}).config.ui.theme
+    path.write_bytes(b"[ui]\ntheme = 'nord'\n" + b"#" * (1 << 20))  # too large to peek at
+    assert peek_theme(path) is None

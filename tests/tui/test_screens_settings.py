@@ -253,8 +253,8 @@ async def test_sections_are_reached_from_the_keyboard_and_cancel_without_changes
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("alt+left")  # wraps round to the last section
         await pilot.pause()
-        assert app.settings.query_one(TabbedContent).active == section_id("keys")
-        assert app.settings.focused is app.settings.query_one("#" + control_id("keys.bindings"))
+        assert app.settings.query_one(TabbedContent).active == section_id("ui")
+        assert app.settings.focused is app.settings.query_one("#" + control_id("ui.theme"))
         await pilot.press("alt+right", "tab")
         await pilot.pause()
         assert app.settings.query_one(TabbedContent).active == section_id("backend")
