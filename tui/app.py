@@ -231,8 +231,7 @@ class SandchatApp(App[int]):
         if self.config_error:
             self.notify(self.config_error, title="Config file ignored: using the defaults", severity="error",
                         timeout=30, markup=False)
-        if self._theme_problem:
-            self.notify(self._theme_problem, title="Theme", severity="warning", timeout=20, markup=False)
+        self._report_theme_problem()
 
     # -- the theme -----------------------------------------------------------------------------------
     def _apply_theme(self, name: str) -> None:
@@ -245,6 +244,10 @@ class SandchatApp(App[int]):
         self._theme_problem = (f"There is no theme {name!r}; using {self.theme!r}. Themes: {known}. "
                                f"Choose one with ctrl+p, 'Change theme' (it is saved), or "
                                f"sandchat config set ui.theme {self.theme}")
+
+    def _report_theme_problem(self) -> None:
+        if self._theme_problem:
+            self.notify(self._theme_problem, title="Theme", severity="warning", timeout=20, markup=False)
 
     def watch_theme(self, theme: str) -> None:
         """A theme chosen in the app (the command palette) is saved as ``[ui] theme``."""
@@ -336,7 +339,6 @@ class SandchatApp(App[int]):
         if self.freeze_after_warm_up:
             gc.freeze()
 
-    # -- events ------------------------------------------------------------------------------------
     # -- keys first ---------------------------------------------------------------------------------
     def get_driver_class(self) -> type[Driver]:
         return _noting_input(super().get_driver_class())
@@ -358,6 +360,7 @@ class SandchatApp(App[int]):
         """One turn of the event loop for work that can wait; longer while a key press is being answered."""
         await asyncio.sleep(self.input_hold())
 
+    # -- events ------------------------------------------------------------------------------------
     @on(PipelineEvents)
     def _pipeline_events(self, message: PipelineEvents) -> None:
         events = message.take()
@@ -514,8 +517,7 @@ class SandchatApp(App[int]):
         theme = load_config_or_defaults(self.config_path)[0].config.ui.theme
         self.config = replace(self.config, ui=replace(self.config.ui, theme=theme))  # already saved
         self._apply_theme(theme)
-        if self._theme_problem:
-            self.notify(self._theme_problem, title="Theme", severity="warning", timeout=20, markup=False)
+        self._report_theme_problem()
 
     def action_conversations(self) -> None:
         from tui.screens.conversations import ConversationsScreen
