@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 
@@ -217,3 +218,143 @@ async def test_after_clear_a_running_operation_still_filters_right() -> None:
         log.show(finished(30, "blocked", command="run code:x", tool="execute_code"))
         shown = log.visible_rows()  # the entry went with the clear; its later output stays, and now matches
         assert len(shown) == 1 and isinstance(shown[0], OutputLine) and shown[0].entry.op_id == 30
+
+
+# -- rows kept out of the garbage collector's sight ------------------------------------------------------------------
+async def test_the_rows_are_not_tracked_by_the_garbage_collector() -> None:
+    def add(ops: range) -> None:
+        for n in ops:
+            log.show(started(n, command=f"run code:print({n})", tool="execute_code"))
+            log.show(OutputChunk(n, "stdout", f"{n}\nsecond line\n"))
+            if n % 7:  # the rest stay running
+                log.show(finished(n, "blocked" if n % 10 == 0 else "ok", command=f"run code:print({n})",
+                                  tool="execute_code"))
+
+    app = LogHost()
+    async with app.run_test(size=(100, 12)) as pilot:
+        log = app.query_one(ExecutionLog)
+        log.set_filter("status:blocked")
+        add(range(1, 1_001))  # the app's first frames of the log (Textual's caches) before counting
+        await pilot.pause()
+        gc.collect()
+        before = len(gc.get_objects())
+        add(range(1_001, 11_001))
+        await pilot.pause()
+        gc.collect()
+        rows = log._rows
+        assert len(rows) == 33_000
+        assert not [row for row in rows if gc.is_tracked(row)]
+        assert gc.is_tracked(rows)  # the list itself: one object for the collector, whatever the log holds
+        # 30,000 more rows, 1,429 of them of running operations: the objects the collector walks do not grow with them
+        grew = len(gc.get_objects()) - before
+        assert grew < 3_000  # (Textual caches a few hundred objects more as it draws)
+        assert len(log.visible_rows()) == 3 * len([n for n in range(1, 11_001) if n % 10 == 0 and n % 7])
+
+
+async def test_output_lines_match_by_their_operations_status_when_it_ends() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 12)):
+        log = app.query_one(ExecutionLog)
+        log.set_filter("status:ok")
+        log.show(started(1, command="run code:x", tool="execute_code"))
+        log.show(OutputChunk(1, "stdout", "hello\nworld\n"))
+        assert log.visible_rows() == []  # running: neither the entry nor its lines
+        log.show(finished(1, "ok", command="run code:x", tool="execute_code"))
+        shown = log.visible_rows()
+        assert [type(row) for row in shown] == [LogEntry, OutputLine, OutputLine]
+        assert all(isinstance(row, OutputLine) and row.entry.status == "ok" for row in shown[1:])
+        # words of a line: the entry does not match them, its lines do once its status does
+        log.set_filter("status:ok hello")
+        log.show(started(2, command="run code:y", tool="execute_code"))
+        log.show(OutputChunk(2, "stdout", "hello again\nbye\n"))
+        assert [row.text for row in log.visible_rows() if isinstance(row, OutputLine)] == ["hello"]
+        log.show(finished(2, "ok", command="run code:y", tool="execute_code"))
+        assert [row.text for row in log.visible_rows() if isinstance(row, OutputLine)] == ["hello", "hello again"]
+        # and the other way: lines shown while running go when it ends
+        log.set_filter("status:running")
+        log.show(started(3, command="run code:z", tool="execute_code"))
+        log.show(OutputChunk(3, "stderr", "oops\n"))
+        assert [type(row) for row in log.visible_rows()] == [LogEntry, OutputLine]
+        log.show(finished(3, "error", command="run code:z", tool="execute_code"))
+        assert log.visible_rows() == []
+
+
+async def test_a_row_drawn_while_running_is_drawn_again_when_its_operation_ends() -> None:
+    app = LogHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(ExecutionLog)
+        status: dict[int, str] = {}
+        for n in range(1, 21):
+            log.show(started(n))
+            status[n] = "running"
+        await pilot.pause()
+        labels = {"running": "…", "ok": "OK", "blocked": "BLOCKED", "error": "ERROR"}
+
+        def check() -> None:
+            lines = rendered(log)
+            for n in range(1, 21):  # each row at the pane's width, many of them from the cache
+                assert lines[n - 1].startswith(f"12:00:00 {labels[status[n]]}") and f"#{n} " in lines[n - 1] + " ", n
+
+        check()
+        order = list(range(1, 21))
+        random.Random(3).shuffle(order)
+        for k, n in enumerate(order):  # each end makes a new row and lets the old one go (a new row may take its id)
+            status[n] = ["ok", "blocked", "error"][k % 3]
+            log.show(finished(n, status[n]))
+            check()
+
+
+async def test_rows_dropped_at_max_rows_leave_the_output_lines_of_their_operations_matching(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exec_log, "MAX_ROWS", 50)
+    app = LogHost()
+    async with app.run_test(size=(100, 12)):
+        log = app.query_one(ExecutionLog)
+        log.set_filter("status:blocked")
+        chance = random.Random(8)
+        status: dict[int, str] = {}  # what each operation is, known apart from the log
+
+        def check(n: int) -> None:
+            rows = log.rows
+            assert len(rows) <= 50
+            for row in rows:
+                entry = row if isinstance(row, LogEntry) else row.entry
+                assert entry.status == status[entry.op_id], n
+                if isinstance(row, OutputLine):
+                    assert row.text == f"line of {entry.op_id}"
+            assert log.visible_rows() == [row for row in rows if (row if isinstance(row, LogEntry) else row.entry)
+                                          .status == "blocked"], n
+
+        def run(op: int) -> None:
+            log.show(started(op, command=f"run code:{op}", tool="execute_code"))
+            status[op] = "running"
+
+        def end(op: int, how: str) -> None:
+            status[op] = how
+            log.show(finished(op, how, command=f"run code:{op}", tool="execute_code"))
+
+        def say(op: int) -> None:
+            log.show(OutputChunk(op, "stdout", f"line of {op}\n"))
+
+        run(1)  # runs all along: its row goes long before it ends; it prints now and then
+        running: list[int] = []
+        for n in range(2, 600):
+            run(n)
+            running.append(n)
+            for _ in range(chance.randrange(4)):  # lines of operations whose rows may have gone
+                say(chance.choice(running[:3]))
+            if n % 97 == 0:
+                say(1)
+            while len(running) > 3 or (running and chance.random() < 0.3):
+                end(running.pop(chance.randrange(len(running))), chance.choice(["ok", "blocked"]))
+            check(n)
+        say(1)
+        end(1, "blocked")
+        check(600)
+        assert 1 not in [entry.op_id for entry in log.entries]  # its row went long ago; its last lines are left
+        ones = [row for row in log.visible_rows() if isinstance(row, OutputLine) and row.entry.op_id == 1]
+        assert ones and all(row == OutputLine(LogEntry(1, "user", "execute_code", "run code:1", 0.0, "blocked", 0.012,
+                                                       None, "done", 0), "stdout", "line of 1") for row in ones)
+        # dropped operations are kept only while running or while their lines are left
+        lines = [row for row in log.rows if isinstance(row, OutputLine)]
+        assert len(log._gone) <= len(running) + len({row.entry.op_id for row in lines})

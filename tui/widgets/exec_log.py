@@ -1,16 +1,21 @@
 """The execution log: every operation as it happens, and the output of running programs.
 
-Entries are kept as small records and only the rows on screen are drawn (the Line API), so a session of
-100,000 operations stays quick and small: a RichLog would keep a rendered copy of every line instead.
+Only the rows on screen are drawn (the Line API), so a session of 100,000 operations stays quick and small: a
+RichLog would keep a rendered copy of every line instead. The rows are kept as plain tuples of strings and numbers,
+which CPython stops tracking for garbage collection at the first collection they survive: full passes of the
+collector, which a key press waits on, then do not walk them (100,000 operations as objects: 14-25 ms a pass with
+the app's own objects frozen; as tuples ~1 ms, bench/exec_log_gc.py).
+An output line refers to its operation by the operation's row number, not to an object, and an operation that ends
+gets a new tuple in its place. LogEntry and OutputLine are made from the tuples when asked for.
 """
 
 from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, cast, overload
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -36,10 +41,23 @@ _LABELS = {"running": "…", "ok": "OK", "error": "ERROR", "failed": "FAILED", "
 _ACTORS = {"user": "you", "assistant": "ai"}  # short names in the rows; the filter takes both
 _ACTOR_ALIASES = {"you": "user", "ai": "assistant"}
 
+# How the log keeps its rows: exact tuples of atoms only (str, int, float, None), never a subclass or an object, so
+# that the garbage collector untracks them. An operation: its fields; its row number is its place in the log.
+_Entry = tuple[int, str, str, str, float, str, float | None, int | None, str]
+#              op_id actor tool command at   status duration  exit_code  message
+_STATUS, _MESSAGE = 5, 8
+# A line of output: the row number of its operation (looked up when needed: the operation's status changes when it
+# ends), the stream and the text.
+_Line = tuple[int, str, str]
+_Stored = _Entry | _Line
+_LINE = 3  # the length of a stored line; an operation's is 9
+
 
 @dataclass(slots=True)
 class LogEntry:
-    """One operation; updated in place when it ends."""
+    """One operation as it stood when asked for: a copy, made from the log's row (which is replaced, not updated,
+    when the operation ends). Not frozen: a frozen dataclass takes three times as long to make, and show() makes one
+    for every operation that ends."""
 
     op_id: int
     actor: str
@@ -54,6 +72,10 @@ class LogEntry:
 
     def text(self) -> str:
         return f"{self.command}\n{self.message}".lower()
+
+    def _stored(self) -> _Entry:
+        return (self.op_id, self.actor, self.tool, self.command, self.at, self.status, self.duration, self.exit_code,
+                self.message)
 
 
 @dataclass(slots=True)
@@ -95,21 +117,54 @@ class LogFilter:
         return not (self.statuses or self.actors or self.tools or self.words)
 
     def matches(self, row: Row) -> bool:
-        entry = row if isinstance(row, LogEntry) else row.entry
-        if self.statuses and entry.status not in self.statuses:
+        if isinstance(row, LogEntry):
+            return self._accepts(row._stored())
+        return self._accepts(row.entry._stored(), row.text)
+
+    def _accepts(self, entry: _Entry, line: str | None = None) -> bool:
+        """Whether an operation's row (``line`` None) or one of its output lines matches; the log's own rows."""
+        if self.statuses and entry[_STATUS] not in self.statuses:
             return False
-        if self.actors and entry.actor not in self.actors:
+        if self.actors and entry[1] not in self.actors:
             return False
-        if self.tools and entry.tool not in self.tools:
+        if self.tools and entry[2] not in self.tools:
             return False
-        if not self.words:
-            return True
-        text = entry.text() if isinstance(row, LogEntry) else f"{entry.command}\n{row.text}".lower()
-        return all(word in text for word in self.words)
+        return not self.words or _has_words(self.words, f"{entry[3]}\n{entry[_MESSAGE] if line is None else line}")
+
+
+def _has_words(words: tuple[str, ...], text: str) -> bool:
+    text = text.lower()
+    return all(word in text for word in words)
 
 
 def _clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+class _Rows(Sequence[Row]):
+    """The log's rows as LogEntry and OutputLine, made when asked for."""
+
+    def __init__(self, log: ExecutionLog) -> None:
+        self._log = log
+
+    def __len__(self) -> int:
+        return len(self._log._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
+        if isinstance(index, slice):
+            return [self._log._row(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("row index out of range")
+        return self._log._row(index)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self._log._row(i) for i in range(len(self)))
 
 
 class ExecutionLog(ScrollView, can_focus=True):
@@ -136,76 +191,122 @@ class ExecutionLog(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None, time_format: Callable[[float], str] = _clock) -> None:  # noqa: A002
         super().__init__(id=id)
         self.time_format = time_format
-        self._rows: list[Row] = []
-        self._open_ops: dict[int, LogEntry] = {}
+        # Rows as tuples of atoms (see _Stored); a row's number, unique for the log's life, is _dropped + its index.
+        self._rows: list[_Stored] = []
+        self._dropped = 0  # rows dropped from the front since the start
+        self._open_ops: dict[int, int] = {}  # op_id -> the row number of a running operation
+        # Operations dropped from the rows (trimmed, cleared) that are still running or have output lines left, by
+        # row number: their lines still need their status.
+        self._gone: dict[int, _Entry] = {}
         self._filter = LogFilter()
         self._shown: list[int] | None = None  # indices into _rows when a filter is on
-        self._dropped = 0  # rows dropped from the front since the start
-        # drawn rows by (id(row), width): rows stay in the cache while the log grows or its filter changes
+        # drawn rows by (row number, width): rows stay in the cache while the log grows or its filter changes
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
         self._looks: dict[str, tuple[Style, Style, Style]] = {}  # styles by kind of row, until the CSS changes
         self._width = 0
         self._resize_pending = False
         self.entry_count = 0
 
-    # -- adding --------------------------------------------------------------------------------
+    # -- the rows as values ------------------------------------------------------------------------
     @property
     def entries(self) -> list[LogEntry]:
         """Every operation still in the log, oldest first."""
-        return [row for row in self._rows if isinstance(row, LogEntry)]
+        dropped = self._dropped
+        return [LogEntry(*cast(_Entry, row), dropped + i) for i, row in enumerate(self._rows) if len(row) != _LINE]
 
     @property
     def rows(self) -> Sequence[Row]:
-        """Every row, shown or not."""
-        return self._rows
+        """Every row, shown or not (a live view: LogEntry and OutputLine are made as they are read)."""
+        return _Rows(self)
 
+    def _row(self, index: int) -> Row:
+        row = self._rows[index]
+        if len(row) == _LINE:
+            owner, stream, text = cast(_Line, row)
+            return OutputLine(self._entry_value(owner), stream, text)
+        return LogEntry(*cast(_Entry, row), self._dropped + index)
+
+    def _entry_value(self, number: int) -> LogEntry:
+        return LogEntry(*self._entry(number), number)
+
+    def _entry(self, number: int) -> _Entry:
+        """The stored operation of a row number, in the rows or dropped from them."""
+        index = number - self._dropped
+        return cast(_Entry, self._rows[index]) if index >= 0 else self._gone[number]
+
+    # -- adding --------------------------------------------------------------------------------
     def show(self, event: Event) -> LogEntry | None:
         """Add one pipeline event to the log; returns the entry of a finished operation."""
         if isinstance(event, OperationStarted):
-            entry = LogEntry(event.op_id, event.actor, event.tool, event.command[:KEEP], event.at)
-            self._open_ops[event.op_id] = entry
-            self._add(entry)
+            self._open_ops[event.op_id] = self._dropped + len(self._rows)
+            self._add_entry((event.op_id, event.actor, event.tool, event.command[:KEEP], event.at, "running", None,
+                             None, ""))
         elif isinstance(event, OutputChunk):
             owner = self._open_ops.get(event.op_id)
             if owner is not None:
+                entry, stream = self._entry(owner), event.stream
                 for line in strip_terminal_escapes(event.text).rstrip("\n").split("\n"):
-                    self._add(OutputLine(owner, event.stream, line))
+                    self._add_line((owner, stream, line), entry)
         elif isinstance(event, OperationFinished):
             return self._finish(event)
         return None
 
     def _finish(self, event: OperationFinished) -> LogEntry:
         r = event.result
-        entry = self._open_ops.pop(r.op_id, None)
-        if entry is None:  # started before this log existed
-            entry = LogEntry(r.op_id, r.actor, r.tool, r.text[:KEEP], r.started_at)
-            self._add(entry)
-        was_shown = self._shown is not None and self._filter.matches(entry)
-        entry.status, entry.duration, entry.message = r.status, r.duration, r.message[:KEEP]
-        if r.exec is not None:
-            entry.exit_code = r.exec.exit_code
-        self._cache.discard((id(entry), self._width))
-        if self._shown is not None and self._filter.matches(entry) != was_shown:
-            # The entry and its output lines (all after it) now match differently: filter again from there.
-            self._filter_from(max(0, entry.number - self._dropped))
+        number = self._open_ops.pop(r.op_id, None)
+        if number is None:  # started before this log existed
+            number = self._dropped + len(self._rows)  # (the newest row is never the one trimmed)
+            self._add_entry((r.op_id, r.actor, r.tool, r.text[:KEEP], r.started_at, "running", None, None, ""))
+        index = number - self._dropped
+        old = self._rows[index] if index >= 0 else self._gone[number]
+        op_id, actor, tool, command, at, status, _, exit_code, _ = cast(_Entry, old)
+        new: _Entry = (op_id, actor, tool, command, at, r.status, r.duration,
+                       exit_code if r.exec is None else r.exec.exit_code, r.message[:KEEP])
+        if index >= 0:
+            self._rows[index] = new  # the old tuple goes, and a new one may get its id(): the cache is by number
+        else:
+            self._gone[number] = new
+        self._cache.discard((number, self._width))
+        flt = self._filter
+        if self._shown is not None and (flt._accepts(cast(_Entry, old)) != flt._accepts(new)
+                                        or (status in flt.statuses) != (r.status in flt.statuses)):
+            # The entry or its output lines (all after it; they match by its status) now match differently: filter
+            # again from there.
+            self._filter_from(max(0, index))
         self._schedule_resize()
-        return entry
+        return LogEntry(*new, number)
 
-    def _add(self, row: Row) -> None:
-        if isinstance(row, LogEntry):
-            self.entry_count += 1
-            row.number = self._dropped + len(self._rows)
-        self._rows.append(row)
-        if self._shown is not None and self._filter.matches(row):
-            self._shown.append(len(self._rows) - 1)
-        if len(self._rows) > MAX_ROWS:
+    def _add_entry(self, entry: _Entry) -> None:
+        self.entry_count += 1
+        rows = self._rows
+        rows.append(entry)
+        if self._shown is not None and self._filter._accepts(entry):
+            self._shown.append(len(rows) - 1)
+        if len(rows) > MAX_ROWS:
+            self._drop_oldest(MAX_ROWS // 10)
+        self._schedule_resize()
+
+    def _add_line(self, line: _Line, entry: _Entry) -> None:
+        rows = self._rows
+        rows.append(line)
+        if self._shown is not None and self._filter._accepts(entry, line[2]):
+            self._shown.append(len(rows) - 1)
+        if len(rows) > MAX_ROWS:
             self._drop_oldest(MAX_ROWS // 10)
         self._schedule_resize()
 
     def _drop_oldest(self, count: int) -> None:
-        del self._rows[:count]
-        self._dropped += count
-        self._cache.clear()
+        rows: list[Any] = self._rows
+        count = min(count, len(rows))
+        start, end = self._dropped, self._dropped + count
+        gone = dict(self._gone)
+        gone.update((start + i, rows[i]) for i in range(count) if len(rows[i]) != _LINE)
+        del rows[:count]
+        self._dropped = end
+        # Keep the dropped operations that are still running or that output lines left in the log refer to.
+        needed = set(self._open_ops.values())
+        needed.update(row[0] for row in rows if len(row) == _LINE and row[0] < end)
+        self._gone = {number: entry for number, entry in gone.items() if number in needed}
         self._apply_filter()
 
     def _schedule_resize(self) -> None:
@@ -246,7 +347,9 @@ class ExecutionLog(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         """Forget every row."""
-        self._dropped += len(self._rows)  # as if dropped: running operations keep their numbers
+        # Running operations keep their numbers and stay known (their later output lines need them).
+        self._gone = {number: self._entry(number) for number in self._open_ops.values()}
+        self._dropped += len(self._rows)  # as if dropped
         self._rows.clear()
         self._cache.clear()
         self._apply_filter()
@@ -264,8 +367,7 @@ class ExecutionLog(ScrollView, can_focus=True):
         self._update_rows(follow=True)
 
     def _apply_filter(self) -> None:
-        flt = self._filter
-        self._shown = None if flt.empty else [i for i, row in enumerate(self._rows) if flt.matches(row)]
+        self._shown = None if self._filter.empty else self._matching(0)
 
     def _filter_from(self, start: int) -> None:
         """Filter the rows from index ``start`` on again (those before it match as they did)."""
@@ -273,14 +375,37 @@ class ExecutionLog(ScrollView, can_focus=True):
         if shown is None:
             return
         del shown[bisect_left(shown, start):]
-        rows, flt = self._rows, self._filter
-        shown.extend(i for i in range(start, len(rows)) if flt.matches(rows[i]))
+        shown.extend(self._matching(start))
+
+    def _matching(self, start: int) -> list[int]:
+        """The indices of the rows from ``start`` on that the filter lets through (LogFilter._accepts, inlined: this
+        goes over every row when the filter changes)."""
+        rows: list[Any] = self._rows  # (unchecked: a cast per row would cost a call)
+        dropped, gone = self._dropped, self._gone
+        flt = self._filter
+        statuses, actors, tools, words = flt.statuses, flt.actors, flt.tools, flt.words
+        shown: list[int] = []
+        owner, entry_ok = -1, False  # the last output line's operation (an operation's lines mostly come together)
+        entry: Any = None
+        for i in range(start, len(rows)):
+            row = rows[i]
+            if len(row) == _LINE:
+                if row[0] != owner:
+                    owner = row[0]
+                    entry = rows[owner - dropped] if owner >= dropped else gone[owner]
+                    entry_ok = ((not statuses or entry[_STATUS] in statuses) and (not actors or entry[1] in actors)
+                                and (not tools or entry[2] in tools))
+                if entry_ok and (not words or _has_words(words, f"{entry[3]}\n{row[2]}")):
+                    shown.append(i)
+            elif ((not statuses or row[_STATUS] in statuses) and (not actors or row[1] in actors)
+                  and (not tools or row[2] in tools)
+                  and (not words or _has_words(words, f"{row[3]}\n{row[_MESSAGE]}"))):
+                shown.append(i)
+        return shown
 
     def visible_rows(self) -> list[Row]:
         """The rows the filter lets through, oldest first."""
-        if self._shown is None:
-            return list(self._rows)
-        return [self._rows[i] for i in self._shown]
+        return [self._row(i) for i in (range(len(self._rows)) if self._shown is None else self._shown)]
 
     # -- drawing -----------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -289,19 +414,20 @@ class ExecutionLog(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if index >= self.row_count:
             return Strip.blank(width, self._base_style)
-        row = self._rows[index if self._shown is None else self._shown[index]]
+        at = index if self._shown is None else self._shown[index]
         self._width = width
-        key = (id(row), width)
+        key = (self._dropped + at, width)  # row numbers are never used again: a tuple's id() would be
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._render_row(row, width)
+            strip = self._render_row(self._rows[at], width)
             self._cache[key] = strip
         return strip.apply_offsets(scroll_x, index)
 
-    def _render_row(self, row: Row, width: int) -> Strip:
-        if isinstance(row, OutputLine):
-            base, text, rule = self._look("stderr" if row.stream == "stderr" else "stdout")
-            return _fit([(" " * 9 + "│ ", rule), (row.text.expandtabs(4), text)], width, base)
+    def _render_row(self, row: Any, width: int) -> Strip:  # a _Stored row (unchecked: no cast call per row)
+        if len(row) == _LINE:
+            _, stream, line = row
+            base, text, rule = self._look("stderr" if stream == "stderr" else "stdout")
+            return _fit([(" " * 9 + "│ ", rule), (line.expandtabs(4), text)], width, base)
         return _fit(self._entry_pieces(row), width, self._base_style)
 
     @property
@@ -325,21 +451,20 @@ class ExecutionLog(ScrollView, can_focus=True):
             self._looks[kind] = look
         return look
 
-    def _entry_pieces(self, entry: LogEntry) -> list[tuple[str, Style]]:
-        status = entry.status
+    def _entry_pieces(self, entry: _Entry) -> list[tuple[str, Style]]:
+        op_id, actor, _tool, command, at, status, duration, exit_code, message = entry
         badge, row_style, dim = self._look("blocked" if status in ("blocked", "denied") else status)
-        took = "" if entry.duration is None else f"{entry.duration * 1000:,.0f} ms"
-        tail = " ".join(part for part in (took, "" if entry.exit_code is None else f"exit {entry.exit_code}",
-                                          f"#{entry.op_id}") if part)
+        took = "" if duration is None else f"{duration * 1000:,.0f} ms"
+        tail = " ".join(part for part in (took, "" if exit_code is None else f"exit {exit_code}", f"#{op_id}") if part)
         pieces = [
-            (f"{self.time_format(entry.at)} ", dim),
+            (f"{self.time_format(at)} ", dim),
             (f"{_LABELS.get(status, status.upper()):<7}", badge),
-            (f" {_ACTORS.get(entry.actor, entry.actor):<3} ", row_style),
-            (one_line(entry.command), row_style),
+            (f" {_ACTORS.get(actor, actor):<3} ", row_style),
+            (one_line(command), row_style),
             (f"  {tail}", dim),
         ]
-        if entry.message:
-            pieces.append((f" — {one_line(entry.message, 300)}", dim))
+        if message:
+            pieces.append((f" — {one_line(message, 300)}", dim))
         return pieces
 
     def _style(self, name: str) -> Style:
