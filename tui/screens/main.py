@@ -78,7 +78,10 @@ class MainScreen(FileActions):
         self._code_workers: set[Worker[object]] = set()
         self._refresh_pending = False
         self._last_refresh = 0.0
-        self._refused: list[OperationResult] = []
+        # refusals not yet notified: the first (shown alone when it is the only one) and how many in all; a burst of
+        # thousands is one summary, and keeping every result until then would be garbage-collector work
+        self._refused: OperationResult | None = None
+        self._refused_count = 0
         self._notify_pending = False
         self._last_notify = 0.0
         self.notify_gap = NOTIFY_GAP
@@ -261,16 +264,18 @@ class MainScreen(FileActions):
     def show_pipeline_events(self, events: Sequence[Event]) -> None:
         """Log a burst of pipeline events; security events of the person and the assistant are also notified."""
         log = self.query_one(ExecutionLog)
-        refused: list[OperationResult] = []
+        refused = 0
         changed = False
         for event in events:
             log.show(event)
             if isinstance(event, OperationFinished):
                 changed = changed or event.result.changed_workspace
                 if isinstance(event, OperationBlocked) and event.result.actor != "app":
-                    refused.append(event.result)
+                    refused += 1
+                    if self._refused is None:
+                        self._refused = event.result
         if refused:
-            self._refused.extend(refused)
+            self._refused_count += refused
             self._notify_refused_soon()
         if changed:
             self.workspace_changed()
@@ -289,13 +294,13 @@ class MainScreen(FileActions):
     def _notify_refused(self) -> None:
         self._notify_pending = False
         self._last_notify = time.monotonic()
-        refused, self._refused = self._refused, []
-        if len(refused) == 1:
-            r = refused[0]
-            self.notify(strip_terminal_escapes(r.message), title=f"{r.status.capitalize()}: {r.tool}",
+        first, count = self._refused, self._refused_count
+        self._refused, self._refused_count = None, 0
+        if count == 1 and first is not None:
+            self.notify(strip_terminal_escapes(first.message), title=f"{first.status.capitalize()}: {first.tool}",
                         severity="warning", markup=False)
-        elif refused:
-            self.notify(f"{len(refused):,} operations were blocked or denied; filter the log with status:blocked "
+        elif count:
+            self.notify(f"{count:,} operations were blocked or denied; filter the log with status:blocked "
                         "or status:denied", title="Blocked", severity="warning", markup=False)
 
     def workspace_changed(self) -> None:
