@@ -28,6 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from tui.approval_messages import ApprovalAsked, ApprovalSettled
@@ -52,6 +53,7 @@ AUTO_VERIFY_LIMIT = 200_000  # records verified at start-up without being asked
 #: Seconds after a key press in which work that can wait (drawing a backlog, reading a fast stream) waits: enough
 #: for the key to pass Textual's queues and for the frame that shows it.
 INPUT_HOLD = 0.05
+THEME_SAVE_DELAY = 0.5  # seconds a theme chosen in the app stays before it is saved
 
 
 def _noting_input(driver: type[Driver]) -> type[Driver]:
@@ -143,6 +145,7 @@ class SandchatApp(App[int]):
     ) -> None:
         super().__init__()
         self._theme_problem = ""
+        self._theme_timer: Timer | None = None
         self.freeze_after_warm_up = freeze_after_warm_up  # the sandchat command's own process only (see _warm_up)
         self.config_path = config_path
         self.time_format = time_format
@@ -256,10 +259,23 @@ class SandchatApp(App[int]):
         from dataclasses import replace
 
         self.config = replace(self.config, ui=replace(self.config.ui, theme=theme))
-        self._save_theme(theme)
+        # the palette's theme list changes the theme as the person moves through it: save the one they stay on
+        if self._theme_timer is not None:
+            self._theme_timer.stop()
+        self._theme_timer = self.set_timer(THEME_SAVE_DELAY, self._save_theme_soon)
+
+    def _save_theme_soon(self) -> None:
+        self._theme_timer = None
+        self._save_theme(self.config.ui.theme)
 
     @work(thread=True, group="theme", exclusive=True, exit_on_error=False)
     def _save_theme(self, theme: str) -> None:
+        error = self._write_theme(theme)
+        if error is not None:  # a broken or unwritable file: the theme stays for this session
+            self.call_from_thread(self.notify, f"The theme was not saved: {error}", title="Theme",
+                                  severity="warning", markup=False)
+
+    def _write_theme(self, theme: str) -> Exception | None:
         import json
 
         from core.config import update_config_file
@@ -267,9 +283,9 @@ class SandchatApp(App[int]):
         assert self.config_path is not None
         try:
             update_config_file(self.config_path, "ui.theme", json.dumps(theme))
-        except Exception as error:  # a broken or unwritable file: the theme stays for this session
-            self.call_from_thread(self.notify, f"The theme was not saved: {error}", title="Theme",
-                                  severity="warning", markup=False)
+        except Exception as error:
+            return error
+        return None
 
     # -- start-up through a loader ---------------------------------------------------------------------
     def _start_loading(self) -> None:
@@ -565,6 +581,10 @@ class SandchatApp(App[int]):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        if self._theme_timer is not None:  # a theme chosen just before quitting: saved now (no screen to say if not)
+            self._theme_timer.stop()
+            self._theme_timer = None
+            self._write_theme(self.config.ui.theme)
 
 
 class StartingApp(SandchatApp):

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from core.config import load_config, update_config_file
@@ -58,12 +59,26 @@ async def test_the_configured_theme_is_there_from_the_first_frame(app_paths: App
         await loading.close()
 
 
-async def test_a_theme_chosen_in_the_app_is_saved_and_the_rest_of_the_file_kept(app_paths: AppPaths) -> None:
+async def test_a_theme_chosen_in_the_app_is_saved_and_the_rest_of_the_file_kept(
+    app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.config
+
     path = configured(app_paths, **{"assistant.model": '"my-model"'})
+    writes: list[str] = []
+    update = core.config.update_config_file
+
+    def counted(file: Path, key: str, raw: str) -> core.config.Config:
+        writes.append(raw)
+        return update(file, key, raw)
+
+    monkeypatch.setattr(core.config, "update_config_file", counted)
     async with running(app_paths, path) as (app, pilot):
         assert app.theme == "textual-dark"
-        app.theme = "gruvbox"  # what the command palette's "Change theme" does
+        for theme in ("nord", "monokai", "gruvbox"):  # the palette's "Change theme" list, moved through
+            app.theme = theme
         await wait_until(pilot, lambda: peek_theme(path) == "gruvbox", "the theme in the config file")
+        assert writes == ['"gruvbox"']  # the one stayed on, once
         saved = load_config(path, {}).config
         assert saved.ui.theme == "gruvbox" and saved.assistant.model == "my-model"
         app.theme = "textual-dark"  # back to the default: written too (the file says so explicitly or not)
@@ -104,3 +119,11 @@ async def test_a_theme_saved_in_the_settings_applies_at_once(app_paths: AppPaths
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.theme == "tokyo-night", "the new theme")
         assert load_config(path, {}).config.ui.theme == "tokyo-night" == app.config.ui.theme
+
+
+async def test_a_theme_chosen_just_before_quitting_is_saved(app_paths: AppPaths) -> None:
+    path = configured(app_paths, **{"assistant.model": '"m"'})
+    async with running(app_paths, path) as (app, _):
+        app.theme = "rose-pine"
+        assert peek_theme(path) is None  # not yet: the palette may still be moving through the list
+    assert peek_theme(path) == "rose-pine"
