@@ -72,6 +72,19 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], what: str
         await pilot.pause(0.01)
 
 
+def footer_rebuilds(app: SandchatApp) -> list[float]:
+    """The app's input hold (see SandchatApp.input_hold) at each rebuild of the main screen's footer, from now on."""
+    rebuilt: list[float] = []
+    refresh_bindings = app.main.refresh_bindings
+
+    def counted() -> None:
+        rebuilt.append(app.input_hold())
+        refresh_bindings()
+
+    app.main.refresh_bindings = counted  # type: ignore[method-assign]
+    return rebuilt
+
+
 def send(app: SandchatApp, text: str) -> None:
     """Type and send ``text`` without waiting for what it starts."""
     prompt = app.query_one(PromptArea)

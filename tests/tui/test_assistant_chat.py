@@ -15,7 +15,7 @@ from core.history import ConversationStore
 from core.operations import SecureOperations
 from tests.openai_server import Call, OpenAIServer, Reply, ToolCalls
 from tests.openai_server.harness import make_assistant
-from tests.tui.helpers import assistant_app, chat_text, send, settle, submit, wait_until
+from tests.tui.helpers import assistant_app, chat_text, footer_rebuilds, send, settle, submit, wait_until
 from tui.widgets.chat_items import ToolCallCard
 from tui.widgets.reply import AssistantReply
 
@@ -163,14 +163,7 @@ async def test_the_footer_offers_stop_while_a_reply_streams_and_is_rebuilt_only_
     app = assistant_app(server.base_url, ops)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        rebuilt: list[str] = []
-        refresh_bindings = app.main.refresh_bindings
-
-        def counted() -> None:
-            rebuilt.append("footer")
-            refresh_bindings()
-
-        app.main.refresh_bindings = counted  # type: ignore[method-assign]
+        rebuilt = footer_rebuilds(app)
 
         def keys() -> set[str]:
             return {key.description for key in app.main.query(FooterKey)}

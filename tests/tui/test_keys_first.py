@@ -11,7 +11,7 @@ from textual.drivers.headless_driver import HeadlessDriver
 import tui.app as app_module
 from core.operations import SecureOperations
 from tests.openai_server import OpenAIServer, Reply
-from tests.tui.helpers import assistant_app, send, settle, wait_until
+from tests.tui.helpers import assistant_app, footer_rebuilds, send, settle, wait_until
 from tui.app import INPUT_HOLD, SandchatApp, _noting_input
 from tui.widgets.prompt import PromptArea
 
@@ -54,14 +54,7 @@ async def test_the_footer_is_rebuilt_after_a_key_press_is_shown(
     app = assistant_app(server.base_url, ops)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        rebuilt: list[float] = []
-        refresh_bindings = app.main.refresh_bindings
-
-        def counted() -> None:
-            rebuilt.append(app.input_hold())
-            refresh_bindings()
-
-        app.main.refresh_bindings = counted  # type: ignore[method-assign]
+        rebuilt = footer_rebuilds(app)
         server.script(Reply(" ".join(f"w{i}" for i in range(200)), chunk=1, delay=0.01))  # a turn of 2 s
         _noting_input(HeadlessDriver)(app, size=(120, 40)).process_message(events.Key("z", "z"))
         send(app, "talk")

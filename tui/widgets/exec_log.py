@@ -278,18 +278,15 @@ class ExecutionLog(ScrollView, can_focus=True):
 
     def _add_entry(self, entry: _Entry) -> None:
         self.entry_count += 1
-        rows = self._rows
-        rows.append(entry)
-        if self._shown is not None and self._filter._accepts(entry):
-            self._shown.append(len(rows) - 1)
-        if len(rows) > MAX_ROWS:
-            self._drop_oldest(MAX_ROWS // 10)
-        self._schedule_resize()
+        self._append(entry, self._shown is not None and self._filter._accepts(entry))
 
     def _add_line(self, line: _Line, entry: _Entry) -> None:
+        self._append(line, self._shown is not None and self._filter._accepts(entry, line[2]))
+
+    def _append(self, row: _Stored, shown: bool) -> None:
         rows = self._rows
-        rows.append(line)
-        if self._shown is not None and self._filter._accepts(entry, line[2]):
+        rows.append(row)
+        if shown and self._shown is not None:
             self._shown.append(len(rows) - 1)
         if len(rows) > MAX_ROWS:
             self._drop_oldest(MAX_ROWS // 10)
